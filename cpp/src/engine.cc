@@ -1,0 +1,315 @@
+#include "timelog/engine.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "engine_state.h"
+#include "read_state.h"
+#include "version.h"
+
+namespace timelog {
+
+struct Engine::Rep : EngineState {};
+using Rep = EngineState;
+
+Engine::Engine(const Config& config) : config_(config), rep_(new Rep) {
+  Rep& r = *rep_;
+  r.cfg = config_;
+  r.page_rows = std::max<size_t>(16, config_.target_page_bytes / 16);
+  r.mem_cap = std::max<size_t>(64, config_.memtable_max_bytes / 16);
+  r.ooo_cap = std::max<size_t>(1, config_.ooo_budget_bytes / 16);
+  r.window_size.store(config_.window_size, std::memory_order_relaxed);
+  auto v = std::make_shared<Version>();
+  v->l1 = std::make_shared<const WindowList>();
+  v->mem = std::make_shared<Memtable>(r.mem_cap, r.ooo_cap);
+  v->marks = std::make_shared<const std::vector<MemMark>>();
+  v->tombs = std::make_shared<TombLog>(16);
+  r.mem = v->mem;
+  r.current = std::move(v);
+}
+
+std::unique_ptr<Engine> Engine::Create(const Config& config) {
+  Config c = ValidateConfig(config);
+  std::unique_ptr<Engine> e(new Engine(c));
+  if (c.maintenance == MaintenanceMode::kBackground) e->StartMaintenance();
+  return e;
+}
+
+Engine::~Engine() { StopMaintenance(); }
+
+// ------------------------------------------------------------------ writes
+
+namespace {
+
+inline WriteResult Pressure(const Rep& r) {
+  // relaxed: an advisory check; the value is re-read under the lock by waits.
+  return r.sealed_count.load(std::memory_order_relaxed) >=
+                 r.cfg.sealed_max_runs
+             ? WriteResult::kBusy
+             : WriteResult::kOk;
+}
+
+}  // namespace
+
+WriteResult Engine::Append(int64_t ts, uint64_t handle) {
+  Rep& r = *rep_;
+  if (ts >= r.last_ts) {
+    if (r.n + r.on >= r.mem_cap) r.Seal();
+    Memtable& m = *r.mem;
+    m.ts()[r.n] = ts;
+    m.handles()[r.n] = handle;
+    r.last_ts = ts;
+    ++r.n;
+    r.mem->PublishRows(r.n);
+  } else {
+    if (r.on >= r.ooo_cap) {
+      r.ooo_budget_hits.fetch_add(1, std::memory_order_relaxed);
+      r.Seal();
+      return Append(ts, handle);  // the fresh memtable takes it in order
+    }
+    if (r.n + r.on >= r.mem_cap) {
+      r.Seal();
+      return Append(ts, handle);
+    }
+    Memtable& m = *r.mem;
+    m.ooo_ts()[r.on] = ts;
+    m.ooo_handles()[r.on] = handle;
+    r.ooo_min = std::min(r.ooo_min, ts);
+    ++r.on;
+    r.mem->PublishOoo(r.on);
+  }
+  return Pressure(r);
+}
+
+WriteResult Engine::AppendBatch(const int64_t* ts, const uint64_t* handles,
+                                size_t n) {
+  Rep& r = *rep_;
+  if (n == 0) return Pressure(r);
+  if (n >= 4096) {
+    size_t descents = ts[0] < r.last_ts ? 1 : 0;
+    for (size_t i = 1; i < n; ++i) descents += ts[i] < ts[i - 1];
+    if (descents * 8 > n) {
+      r.AddSortedBatch(ts, handles, n);
+      return Pressure(r);
+    }
+  }
+  size_t i = 0;
+  while (i < n) {
+    if (r.n + r.on >= r.mem_cap) r.Seal();
+    Memtable& m = *r.mem;
+    int64_t* mts = m.ts();
+    uint64_t* mh = m.handles();
+    size_t nn = r.n;
+    const size_t lim = r.mem_cap - r.on;
+    int64_t last = r.last_ts;
+    while (i < n && nn < lim && ts[i] >= last) {
+      last = ts[i];
+      mts[nn] = last;
+      mh[nn] = handles[i];
+      ++nn;
+      ++i;
+    }
+    r.last_ts = last;
+    r.n = nn;
+    m.PublishRows(nn);
+    if (i < n && ts[i] < last) {
+      Append(ts[i], handles[i]);
+      ++i;
+    }
+  }
+  return Pressure(r);
+}
+
+WriteResult Engine::Delete(int64_t lo, int64_t hi) {
+  Rep& r = *rep_;
+  if (lo > hi) return Pressure(r);
+  bool overlap = false;
+  if (r.n + r.on > 0) {
+    int64_t mem_min = r.ooo_min;
+    if (r.n > 0) mem_min = std::min(mem_min, r.mem->ts()[0]);
+    int64_t mem_max = r.last_ts;
+    overlap = !(hi < mem_min || lo > mem_max);
+    if (overlap && r.current->marks->size() >= kMaxMemMarks) {
+      r.Seal();
+      overlap = false;
+    }
+  }
+  r.Mutate([&](Version& v) {
+    if (v.tomb_n == v.tombs->cap()) {
+      auto bigger = std::make_shared<TombLog>(v.tombs->cap() * 2);
+      std::memcpy(bigger->items(), v.tombs->items(),
+                  v.tomb_n * sizeof(Tombstone));
+      v.tombs = std::move(bigger);
+    }
+    v.tombs->items()[v.tomb_n] = Tombstone{lo, hi, ++v.last_seq};
+    ++v.tomb_n;
+    if (overlap) {
+      auto marks = std::make_shared<std::vector<MemMark>>(*v.marks);
+      marks->push_back(MemMark{lo, hi, r.n, r.on});
+      v.marks = std::move(marks);
+    }
+  });
+  return Pressure(r);
+}
+
+WriteResult Engine::Cutoff(int64_t t) {
+  if (t == kMinTs) return Pressure(*rep_);
+  return Delete(kMinTs, t - 1);
+}
+
+// ------------------------------------------------------------ backpressure
+
+bool Engine::UnderPressure() const {
+  return Pressure(*rep_) == WriteResult::kBusy;
+}
+
+bool Engine::WaitForRoom(uint32_t timeout_ms) {
+  Rep& r = *rep_;
+  if (!UnderPressure()) return true;
+  r.backpressure_waits.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock<std::mutex> lock(r.wake_mu);
+  if (!r.running) return !UnderPressure();
+  r.wake = true;
+  r.wake_cv.notify_all();
+  r.room_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return !r.running || !UnderPressure();
+  });
+  return !UnderPressure();
+}
+
+// ------------------------------------------------------------- maintenance
+
+void Engine::Flush() {
+  Rep& r = *rep_;
+  r.Seal();
+  std::lock_guard<std::mutex> lock(r.maint_mu);
+  while (!r.Current()->sealed.empty()) r.FlushOne();
+}
+
+bool Engine::MaintStep() {
+  Rep& r = *rep_;
+  {
+    std::lock_guard<std::mutex> lock(r.wake_mu);
+    if (r.running) {
+      throw std::logic_error(
+          "maint_step() is not available while background maintenance runs");
+    }
+  }
+  std::lock_guard<std::mutex> lock(r.maint_mu);
+  return r.Step();
+}
+
+void Engine::Compact() {
+  Rep& r = *rep_;
+  // relaxed: the flag is only a hint, re-read under maint_mu by Step().
+  r.compact_requested.store(true, std::memory_order_relaxed);
+  r.Wake();
+}
+
+void Engine::StartMaintenance() {
+  Rep& r = *rep_;
+  std::lock_guard<std::mutex> lock(r.wake_mu);
+  if (r.running) return;
+  r.stop = false;
+  r.running = true;
+  r.worker = std::thread([&r] { r.WorkerLoop(); });
+}
+
+void Engine::StopMaintenance() {
+  Rep& r = *rep_;
+  std::thread t;
+  {
+    std::lock_guard<std::mutex> lock(r.wake_mu);
+    if (!r.running) return;
+    r.stop = true;
+    r.running = false;
+    t = std::move(r.worker);
+  }
+  r.wake_cv.notify_all();
+  r.room_cv.notify_all();
+  if (t.joinable()) t.join();
+}
+
+bool Engine::MaintenanceRunning() const {
+  std::lock_guard<std::mutex> lock(rep_->wake_mu);
+  return rep_->running;
+}
+
+// ------------------------------------------------------------------ reads
+
+std::shared_ptr<const Snapshot> Engine::GetSnapshot() const {
+  std::shared_ptr<Snapshot> s(new Snapshot());
+  rep_->InitReadState(&s->rep_->st);
+  return s;
+}
+
+Stats Engine::GetStats() const {
+  const Rep& r = *rep_;
+  ReadState st;
+  r.InitReadState(&st);
+  const Version& v = st.version();
+  Stats s;
+  s.records_estimate = st.Count(kMinTs, kMaxTs);
+  s.min_ts = st.Ceil(kMinTs);
+  s.max_ts = st.Floor(kMaxTs);
+  s.tombstone_count = v.tomb_n;
+  s.window_size = r.window_size.load(std::memory_order_relaxed);
+  auto add_run = [&](const SourceRef& sr) {
+    s.pages_total += sr.run->pages();
+    s.records_physical += sr.run->size();
+    s.engine_bytes += sr.run->bytes();
+  };
+  for (const WindowPtr& w : *v.l1) {
+    ++s.windows_l1;
+    s.engine_bytes += sizeof(Window) + w->runs.capacity() * sizeof(SourceRef);
+    for (const SourceRef& sr : w->runs) {
+      ++s.segments_l1;
+      add_run(sr);
+    }
+  }
+  for (const SourceRef& sr : v.l0) {
+    ++s.segments_l0;
+    add_run(sr);
+  }
+  for (const SourceRef& sr : v.sealed) add_run(sr);
+  s.sealed_runs = v.sealed.size();
+  s.active_records = st.mem_run() ? st.mem_run()->size() : 0;
+  s.ooo_records = v.mem->ooo_rows();
+  s.active_records += s.ooo_records;
+  s.records_physical += v.mem->rows() + s.ooo_records;
+  s.engine_bytes += v.mem->bytes() + v.tombs->cap() * sizeof(Tombstone);
+  s.seals_total = r.seals_total.load(std::memory_order_relaxed);
+  s.ooo_budget_hits = r.ooo_budget_hits.load(std::memory_order_relaxed);
+  s.backpressure_waits = r.backpressure_waits.load(std::memory_order_relaxed);
+  s.flushes_total = r.flushes_total.load(std::memory_order_relaxed);
+  s.compactions_total = r.compactions_total.load(std::memory_order_relaxed);
+  s.compaction_retries = r.compaction_retries.load(std::memory_order_relaxed);
+  s.windows_dropped = r.windows_dropped.load(std::memory_order_relaxed);
+  s.records_dropped = r.records_dropped.load(std::memory_order_relaxed);
+  return s;
+}
+
+void Engine::CollectHandles(std::vector<uint64_t>* out) {
+  StopMaintenance();
+  Rep& r = *rep_;
+  VersionPtr v = r.Current();
+  auto add = [out](const SourceRef& sr) {
+    out->insert(out->end(), sr.run->handles(),
+                sr.run->handles() + sr.run->size());
+  };
+  for (const WindowPtr& w : *v->l1) {
+    for (const SourceRef& sr : w->runs) add(sr);
+  }
+  for (const SourceRef& sr : v->l0) add(sr);
+  for (const SourceRef& sr : v->sealed) add(sr);
+  const Memtable& m = *v->mem;
+  out->insert(out->end(), m.handles(), m.handles() + m.rows());
+  out->insert(out->end(), m.ooo_handles(), m.ooo_handles() + m.ooo_rows());
+}
+
+}  // namespace timelog

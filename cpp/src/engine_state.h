@@ -1,0 +1,134 @@
+// The engine's internal state and the operations shared by the write path
+// (seal), the maintenance path (flush, compaction) and the worker.
+//
+// Thread safety
+// -------------
+// * `mu` guards `current` (the published Version). Every change readers can
+//   see is published by swapping `current` under `mu`; readers copy the
+//   pointer (and the memtable counters) under `mu`, which makes each snapshot
+//   consistent: a delete or seal is either entirely before or after it.
+// * Writer-only fields (mem, n, on, last_ts, ooo_min) are touched only by the
+//   single writer thread (REQUIRES: caller is the writer).
+// * `maint_mu` serialises maintenance work (worker, Flush, MaintStep): only
+//   its holder removes runs from the version, so a maintenance step may read
+//   the version, work without `mu`, and publish its result by replacing
+//   exactly the runs it consumed. The writer only ever adds sealed runs,
+//   tombstones and memtables, which the step carries over.
+// * `wake_mu` guards running/stop/wake/worker and pairs with wake_cv (worker
+//   wakeups) and room_cv (writers waiting for backpressure relief).
+// * Lock order: maint_mu -> mu; wake_mu is never held together with the
+//   others. The drop callback is invoked with no lock held except maint_mu.
+
+#ifndef TIMELOG_SRC_ENGINE_STATE_H_
+#define TIMELOG_SRC_ENGINE_STATE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "read_state.h"
+#include "timelog/engine.h"
+#include "version.h"
+
+namespace timelog {
+
+// A memtable with more marks than this is sealed before the next overlapping
+// delete, bounding the per-snapshot cost of applying marks.
+constexpr size_t kMaxMemMarks = 64;
+// A window whose runs overlap in time is merged once it has more runs than
+// this; disjoint runs (in-order data) are merged beyond kMaxDisjointRuns.
+constexpr size_t kMaxWindowRuns = 4;
+constexpr size_t kMaxDisjointRuns = 32;
+
+class EngineState {
+ public:
+  Config cfg;
+  size_t page_rows = 0;
+  size_t mem_cap = 0;
+  size_t ooo_cap = 0;
+
+  // Published state.
+  mutable std::mutex mu;
+  VersionPtr current;
+  // Mirror of current->sealed.size() for the lock-free pressure check.
+  std::atomic<size_t> sealed_count{0};
+
+  // Writer-only state.
+  std::shared_ptr<Memtable> mem;
+  size_t n = 0;
+  size_t on = 0;
+  int64_t last_ts = kMinTs;
+  int64_t ooo_min = kMaxTs;
+
+  // Maintenance.
+  std::mutex maint_mu;
+  mutable std::mutex wake_mu;
+  std::condition_variable wake_cv;
+  std::condition_variable room_cv;
+  bool running = false;
+  bool stop = false;
+  bool wake = false;
+  std::thread worker;
+  std::atomic<bool> compact_requested{false};
+  std::atomic<int64_t> window_size{0};
+  // Adaptive window state (maint_mu).
+  double density_ema = 0.0;
+  uint32_t flushes_seen = 0;
+
+  // Statistics. relaxed everywhere: they are counters nobody synchronises on.
+  std::atomic<uint64_t> seals_total{0};
+  std::atomic<uint64_t> ooo_budget_hits{0};
+  std::atomic<uint64_t> backpressure_waits{0};
+  std::atomic<uint64_t> flushes_total{0};
+  std::atomic<uint64_t> compactions_total{0};
+  std::atomic<uint64_t> compaction_retries{0};
+  std::atomic<uint64_t> windows_dropped{0};
+  std::atomic<uint64_t> records_dropped{0};
+
+  VersionPtr Current() const {
+    std::lock_guard<std::mutex> lock(mu);
+    return current;
+  }
+
+  // Copies the current version, lets `f` change the copy, publishes it.
+  template <class F>
+  void Mutate(F&& f) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto nv = std::make_shared<Version>(*current);
+    f(*nv);
+    // relaxed: readers of sealed_count only need an eventually-fresh hint;
+    // the authoritative value is current->sealed under mu.
+    sealed_count.store(nv->sealed.size(), std::memory_order_relaxed);
+    current = std::move(nv);
+  }
+
+  void InitReadState(ReadState* st) const;
+
+  // Writer: turns the active memtable into a sealed run (no-op if empty).
+  void Seal();
+  // Writer: seals, then adds an unsorted batch as its own sorted sealed run.
+  void AddSortedBatch(const int64_t* ts, const uint64_t* h, size_t n);
+
+  // REQUIRES: maint_mu held. Flushes the oldest sealed run into L0.
+  void FlushOne();
+  // REQUIRES: maint_mu held. One unit of maintenance; false if idle.
+  bool Step();
+  void WorkerLoop();
+  void Wake();
+  // Invokes the drop callback (no lock but maint_mu held).
+  void Report(const std::vector<uint64_t>& dropped);
+  void NotifyRoom();
+
+ private:
+  void CompactL0(const VersionPtr& v);
+  bool DropCovered(const VersionPtr& v);
+  bool RewriteWindows(const VersionPtr& v, bool force);
+  void ObserveDensity(const Run& run);
+  void GcTombstones(Version& v);
+};
+
+}  // namespace timelog
+
+#endif  // TIMELOG_SRC_ENGINE_STATE_H_

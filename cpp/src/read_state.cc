@@ -1,0 +1,210 @@
+#include "read_state.h"
+
+#include <algorithm>
+
+namespace timelog {
+
+namespace {
+
+bool Overlaps(const Run& r, int64_t lo, int64_t hi) {
+  return r.size() > 0 && r.min_ts() <= hi && r.max_ts() >= lo;
+}
+
+// The hidden row range containing row i, if any.
+const IdxRange* IdxHideAt(const std::vector<IdxRange>& r, size_t i) {
+  auto it = std::upper_bound(r.begin(), r.end(), i,
+                             [](size_t x, const IdxRange& rg) { return x < rg.e; });
+  if (it != r.end() && it->b <= i) return &*it;
+  return nullptr;
+}
+
+// First visible row >= pos, or n.
+size_t NextVisible(const Source& s, size_t pos) {
+  const Run& r = *s.run;
+  const size_t n = r.size();
+  while (pos < n) {
+    if (s.hide) {
+      if (auto* iv = HideAt(*s.hide, r.ts()[pos])) {
+        pos = iv->second == kMaxTs ? n : r.UpperBound(iv->second);
+        continue;
+      }
+    }
+    if (s.idx_hide) {
+      if (auto* rg = IdxHideAt(*s.idx_hide, pos)) {
+        pos = rg->e;
+        continue;
+      }
+    }
+    return pos;
+  }
+  return n;
+}
+
+// One past the last visible row < pos, or 0.
+size_t PrevVisible(const Source& s, size_t pos) {
+  const Run& r = *s.run;
+  while (pos > 0) {
+    size_t cur = pos - 1;
+    if (s.hide) {
+      if (auto* iv = HideAt(*s.hide, r.ts()[cur])) {
+        pos = r.LowerBound(iv->first);
+        continue;
+      }
+    }
+    if (s.idx_hide) {
+      if (auto* rg = IdxHideAt(*s.idx_hide, cur)) {
+        pos = rg->b;
+        continue;
+      }
+    }
+    return pos;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void SourceVisible(const Source& s, size_t b, size_t e,
+                   std::vector<IdxRange>* out) {
+  if (s.idx_hide == nullptr || s.idx_hide->empty()) {
+    VisibleRanges(*s.run, b, e, s.hide.get(), out);
+    return;
+  }
+  std::vector<IdxRange> tmp;
+  VisibleRanges(*s.run, b, e, s.hide.get(), &tmp);
+  // Subtract the row-space hidden ranges.
+  const auto& hid = *s.idx_hide;
+  size_t h = 0;
+  for (IdxRange v : tmp) {
+    while (h < hid.size() && hid[h].e <= v.b) ++h;
+    size_t pos = v.b;
+    size_t k = h;
+    for (; k < hid.size() && hid[k].b < v.e; ++k) {
+      if (hid[k].b > pos) out->push_back({pos, hid[k].b});
+      pos = std::max(pos, hid[k].e);
+    }
+    if (pos < v.e) out->push_back({pos, v.e});
+  }
+}
+
+void ReadState::Init(VersionPtr v, size_t mem_n, size_t mem_on,
+                     size_t page_rows) {
+  v_ = std::move(v);
+  const Memtable& mem = *v_->mem;
+  mem_run_ = mem.InorderView(mem_n, page_rows);
+  const std::vector<MemMark>& marks = *v_->marks;
+  ooo_run_ = mem.OooView(mem_on, marks, page_rows);
+  if (mem_run_ && !marks.empty()) {
+    for (const MemMark& m : marks) {
+      size_t b = mem_run_->LowerBound(m.lo);
+      size_t e = std::min({mem_run_->UpperBound(m.hi), m.n_mark, mem_n});
+      if (b < e) mem_hide_.push_back({b, e});
+    }
+    std::sort(mem_hide_.begin(), mem_hide_.end(),
+              [](const IdxRange& a, const IdxRange& c) { return a.b < c.b; });
+    size_t w = 0;
+    for (size_t i = 1; i < mem_hide_.size(); ++i) {
+      if (mem_hide_[i].b <= mem_hide_[w].e) {
+        mem_hide_[w].e = std::max(mem_hide_[w].e, mem_hide_[i].e);
+      } else {
+        mem_hide_[++w] = mem_hide_[i];
+      }
+    }
+    if (!mem_hide_.empty()) mem_hide_.resize(w + 1);
+  }
+}
+
+void ReadState::Gather(int64_t lo, int64_t hi, std::vector<Source>* out) const {
+  const Version& v = *v_;
+  if (v.l1 && !v.l1->empty()) {
+    const WindowList& wl = *v.l1;
+    auto it = std::lower_bound(
+        wl.begin(), wl.end(), lo,
+        [](const WindowPtr& w, int64_t x) { return w->hi < x; });
+    for (; it != wl.end() && (*it)->lo <= hi; ++it) {
+      for (const SourceRef& sr : (*it)->runs) {
+        if (Overlaps(*sr.run, lo, hi)) {
+          out->push_back({sr.run.get(), v.Hide(sr.applied_seq), nullptr});
+        }
+      }
+    }
+  }
+  for (const auto* list : {&v.l0, &v.sealed}) {
+    for (const SourceRef& sr : *list) {
+      if (Overlaps(*sr.run, lo, hi)) {
+        out->push_back({sr.run.get(), v.Hide(sr.applied_seq), nullptr});
+      }
+    }
+  }
+  if (mem_run_ && Overlaps(*mem_run_, lo, hi)) {
+    out->push_back(
+        {mem_run_.get(), nullptr, mem_hide_.empty() ? nullptr : &mem_hide_});
+  }
+  if (ooo_run_ && Overlaps(*ooo_run_, lo, hi)) {
+    out->push_back({ooo_run_.get(), nullptr, nullptr});
+  }
+}
+
+uint64_t ReadState::Count(int64_t lo, int64_t hi) const {
+  if (lo > hi) return 0;
+  std::vector<Source> srcs;
+  Gather(lo, hi, &srcs);
+  uint64_t total = 0;
+  std::vector<IdxRange> vis;
+  for (const Source& s : srcs) {
+    size_t b = s.run->LowerBound(lo);
+    size_t e = hi == kMaxTs ? s.run->size() : s.run->UpperBound(hi);
+    if (!s.hide && !s.idx_hide) {
+      total += e > b ? e - b : 0;
+      continue;
+    }
+    vis.clear();
+    SourceVisible(s, b, e, &vis);
+    for (const IdxRange& r : vis) total += r.e - r.b;
+  }
+  return total;
+}
+
+std::optional<int64_t> ReadState::Ceil(int64_t t) const {
+  std::vector<Source> srcs;
+  Gather(t, kMaxTs, &srcs);
+  std::optional<int64_t> best;
+  for (const Source& s : srcs) {
+    size_t pos = NextVisible(s, s.run->LowerBound(t));
+    if (pos < s.run->size()) {
+      int64_t v = s.run->ts()[pos];
+      if (!best || v < *best) best = v;
+    }
+  }
+  return best;
+}
+
+std::optional<int64_t> ReadState::Floor(int64_t t) const {
+  std::vector<Source> srcs;
+  Gather(kMinTs, t, &srcs);
+  std::optional<int64_t> best;
+  for (const Source& s : srcs) {
+    size_t pos = PrevVisible(s, s.run->UpperBound(t));
+    if (pos > 0) {
+      int64_t v = s.run->ts()[pos - 1];
+      if (!best || v > *best) best = v;
+    }
+  }
+  return best;
+}
+
+void ReadState::Equal(int64_t t, std::vector<uint64_t>* out) const {
+  std::vector<Source> srcs;
+  Gather(t, t, &srcs);
+  std::vector<IdxRange> vis;
+  for (const Source& s : srcs) {
+    size_t b = s.run->LowerBound(t);
+    size_t e = s.run->UpperBound(t);
+    vis.clear();
+    SourceVisible(s, b, e, &vis);
+    const uint64_t* h = s.run->handles();
+    for (const IdxRange& r : vis) out->insert(out->end(), h + r.b, h + r.e);
+  }
+}
+
+}  // namespace timelog

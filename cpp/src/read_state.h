@@ -1,0 +1,67 @@
+// The state behind a Snapshot: one Version plus the memtable prefix, and the
+// read algorithms over it.
+//
+// Thread safety: immutable after Init(); any number of threads may call the
+// const methods concurrently (the caches they touch have their own mutexes).
+
+#ifndef TIMELOG_SRC_READ_STATE_H_
+#define TIMELOG_SRC_READ_STATE_H_
+
+#include <optional>
+#include <vector>
+
+#include "timelog/engine.h"
+#include "version.h"
+
+namespace timelog {
+
+// One sorted source as seen by a read, in rank order (older first).
+struct Source {
+  const Run* run;
+  std::shared_ptr<const HideSet> hide;  // ts-space, may be null
+  const std::vector<IdxRange>* idx_hide;  // row-space (memtable), may be null
+};
+
+class ReadState {
+ public:
+  ReadState() = default;
+  // REQUIRES: called under the engine's version mutex (mem_n / mem_on must
+  // be read consistently with `v`).
+  void Init(VersionPtr v, size_t mem_n, size_t mem_on, size_t page_rows);
+
+  // Sources overlapping [lo, hi], oldest first.
+  void Gather(int64_t lo, int64_t hi, std::vector<Source>* out) const;
+
+  uint64_t Count(int64_t lo, int64_t hi) const;
+  std::optional<int64_t> Ceil(int64_t t) const;
+  std::optional<int64_t> Floor(int64_t t) const;
+  void Equal(int64_t t, std::vector<uint64_t>* out) const;
+
+  const Version& version() const { return *v_; }
+  // Keeps the runs referenced by Sources alive.
+  const VersionPtr& version_ptr() const { return v_; }
+  const RunPtr& mem_run() const { return mem_run_; }
+  const RunPtr& ooo_run() const { return ooo_run_; }
+  // The in-order memtable rows as a source. REQUIRES: mem_run() != nullptr.
+  Source MemSource() const {
+    return {mem_run_.get(), nullptr, mem_hide_.empty() ? nullptr : &mem_hide_};
+  }
+
+ private:
+  VersionPtr v_;
+  RunPtr mem_run_;
+  RunPtr ooo_run_;
+  std::vector<IdxRange> mem_hide_;
+};
+
+// Visible row ranges of `s` among rows [b, e), ascending.
+void SourceVisible(const Source& s, size_t b, size_t e,
+                   std::vector<IdxRange>* out);
+
+struct Snapshot::Rep {
+  ReadState st;
+};
+
+}  // namespace timelog
+
+#endif  // TIMELOG_SRC_READ_STATE_H_

@@ -1,0 +1,108 @@
+// Immutable sorted runs: the storage unit of sealed runs, L0 segments and L1
+// window runs.
+//
+// Thread safety: a Run is immutable after construction and may be read from
+// any number of threads without synchronisation. It is shared through
+// std::shared_ptr; publication to other threads happens through the engine's
+// version mutex, whose release/acquire orders the construction before any
+// read.
+
+#ifndef TIMELOG_SRC_RUN_H_
+#define TIMELOG_SRC_RUN_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "timelog/engine.h"
+
+namespace timelog {
+
+// A half-open interval [b, e) of row indices.
+struct IdxRange {
+  size_t b;
+  size_t e;
+};
+
+// Growable pair of columns used while building runs. Not thread-safe.
+class ColumnBuilder {
+ public:
+  void Reserve(size_t n);
+  void Push(int64_t ts, uint64_t h) {
+    if (n_ == cap_) Grow(n_ + 1);
+    ts_[n_] = ts;
+    h_[n_] = h;
+    ++n_;
+  }
+  void PushRange(const int64_t* ts, const uint64_t* h, size_t n);
+  size_t size() const { return n_; }
+  const int64_t* ts() const { return ts_.get(); }
+  const uint64_t* handles() const { return h_.get(); }
+
+ private:
+  friend class Run;
+  void Grow(size_t need);
+  std::unique_ptr<int64_t[]> ts_;
+  std::unique_ptr<uint64_t[]> h_;
+  size_t n_ = 0;
+  size_t cap_ = 0;
+};
+
+class Run {
+ public:
+  // Takes the builder's columns (which must be sorted by ts, ties in
+  // insertion order). page_rows > 0.
+  static std::shared_ptr<const Run> FromBuilder(ColumnBuilder&& b,
+                                                size_t page_rows);
+  // Wraps columns owned by `owner` without copying them.
+  static std::shared_ptr<const Run> Wrap(const int64_t* ts, const uint64_t* h,
+                                         size_t n, size_t page_rows,
+                                         std::shared_ptr<const void> owner,
+                                         size_t owner_bytes);
+
+  size_t size() const { return n_; }
+  const int64_t* ts() const { return ts_; }
+  const uint64_t* handles() const { return h_; }
+  int64_t min_ts() const { return ts_[0]; }
+  int64_t max_ts() const { return ts_[n_ - 1]; }
+  size_t page_rows() const { return page_rows_; }
+  size_t pages() const { return (n_ + page_rows_ - 1) / page_rows_; }
+  // Bytes this run keeps allocated (columns + fence).
+  size_t bytes() const { return bytes_; }
+  // True if the columns are not this run's own exact-size allocation.
+  bool wrapped() const { return owner_ != nullptr; }
+
+  // First row with ts >= t (n if none). O(log pages + log page_rows).
+  size_t LowerBound(int64_t t) const;
+  // First row with ts > t (n if none).
+  size_t UpperBound(int64_t t) const;
+
+ private:
+  Run() = default;
+  void BuildFence();
+  const int64_t* ts_ = nullptr;
+  const uint64_t* h_ = nullptr;
+  size_t n_ = 0;
+  size_t page_rows_ = 1;
+  size_t bytes_ = 0;
+  std::vector<int64_t> fence_;  // fence_[p] = ts_[p * page_rows_]
+  std::unique_ptr<int64_t[]> own_ts_;
+  std::unique_ptr<uint64_t[]> own_h_;
+  std::shared_ptr<const void> owner_;
+};
+
+using RunPtr = std::shared_ptr<const Run>;
+
+// Stable k-way merge of sorted column ranges. Sources earlier in `srcs` win
+// ties (they are older). Appends to *out.
+struct ColumnSlice {
+  const int64_t* ts;
+  const uint64_t* h;
+  size_t n;
+};
+void MergeSlices(const std::vector<ColumnSlice>& srcs, ColumnBuilder* out);
+
+}  // namespace timelog
+
+#endif  // TIMELOG_SRC_RUN_H_
