@@ -248,6 +248,32 @@ std::shared_ptr<const Snapshot> Engine::GetSnapshot() const {
   return s;
 }
 
+uint64_t Engine::Count(int64_t lo, int64_t hi) const {
+  ReadState st;
+  rep_->InitReadState(&st);
+  return st.Count(lo, hi);
+}
+
+std::optional<int64_t> Engine::Ceil(int64_t t) const {
+  ReadState st;
+  rep_->InitReadState(&st);
+  return st.Ceil(t);
+}
+
+std::optional<int64_t> Engine::Floor(int64_t t) const {
+  ReadState st;
+  rep_->InitReadState(&st);
+  return st.Floor(t);
+}
+
+bool Engine::Contains(int64_t t) const { return Count(t, t) > 0; }
+
+void Engine::Equal(int64_t t, std::vector<uint64_t>* out) const {
+  ReadState st;
+  rep_->InitReadState(&st);
+  st.Equal(t, out);
+}
+
 Stats Engine::GetStats() const {
   const Rep& r = *rep_;
   ReadState st;

@@ -114,21 +114,18 @@ void ReadState::Init(VersionPtr v, size_t mem_n, size_t mem_on,
   }
 }
 
-void ReadState::Gather(int64_t lo, int64_t hi, std::vector<Source>* out) const {
-  const Version& v = *v_;
-  if (v.l1 && !v.l1->empty()) {
-    const WindowList& wl = *v.l1;
-    auto it = std::lower_bound(
-        wl.begin(), wl.end(), lo,
-        [](const WindowPtr& w, int64_t x) { return w->hi < x; });
-    for (; it != wl.end() && (*it)->lo <= hi; ++it) {
-      for (const SourceRef& sr : (*it)->runs) {
-        if (Overlaps(*sr.run, lo, hi)) {
-          out->push_back({sr.run.get(), v.Hide(sr.applied_seq), nullptr});
-        }
-      }
+void ReadState::GatherWindow(const Window& w, int64_t lo, int64_t hi,
+                             std::vector<Source>* out) const {
+  for (const SourceRef& sr : w.runs) {
+    if (Overlaps(*sr.run, lo, hi)) {
+      out->push_back({sr.run.get(), v_->Hide(sr.applied_seq), nullptr});
     }
   }
+}
+
+void ReadState::GatherRecent(int64_t lo, int64_t hi,
+                             std::vector<Source>* out) const {
+  const Version& v = *v_;
   for (const auto* list : {&v.l0, &v.sealed}) {
     for (const SourceRef& sr : *list) {
       if (Overlaps(*sr.run, lo, hi)) {
@@ -136,13 +133,25 @@ void ReadState::Gather(int64_t lo, int64_t hi, std::vector<Source>* out) const {
       }
     }
   }
-  if (mem_run_ && Overlaps(*mem_run_, lo, hi)) {
-    out->push_back(
-        {mem_run_.get(), nullptr, mem_hide_.empty() ? nullptr : &mem_hide_});
-  }
+  if (mem_run_ && Overlaps(*mem_run_, lo, hi)) out->push_back(MemSource());
   if (ooo_run_ && Overlaps(*ooo_run_, lo, hi)) {
     out->push_back({ooo_run_.get(), nullptr, nullptr});
   }
+}
+
+WindowList::const_iterator ReadState::FirstWindow(int64_t t) const {
+  const WindowList& wl = *v_->l1;
+  return std::lower_bound(
+      wl.begin(), wl.end(), t,
+      [](const WindowPtr& w, int64_t x) { return w->hi < x; });
+}
+
+void ReadState::Gather(int64_t lo, int64_t hi, std::vector<Source>* out) const {
+  const WindowList& wl = *v_->l1;
+  for (auto it = FirstWindow(lo); it != wl.end() && (*it)->lo <= hi; ++it) {
+    GatherWindow(**it, lo, hi, out);
+  }
+  GatherRecent(lo, hi, out);
 }
 
 uint64_t ReadState::Count(int64_t lo, int64_t hi) const {
@@ -166,29 +175,60 @@ uint64_t ReadState::Count(int64_t lo, int64_t hi) const {
 }
 
 std::optional<int64_t> ReadState::Ceil(int64_t t) const {
-  std::vector<Source> srcs;
-  Gather(t, kMaxTs, &srcs);
   std::optional<int64_t> best;
-  for (const Source& s : srcs) {
-    size_t pos = NextVisible(s, s.run->LowerBound(t));
-    if (pos < s.run->size()) {
-      int64_t v = s.run->ts()[pos];
-      if (!best || v < *best) best = v;
+  std::vector<Source> srcs;
+  auto consider = [&]() {
+    for (const Source& s : srcs) {
+      size_t pos = NextVisible(s, s.run->LowerBound(t));
+      if (pos < s.run->size()) {
+        int64_t v = s.run->ts()[pos];
+        if (!best || v < *best) best = v;
+      }
     }
+    srcs.clear();
+  };
+  GatherRecent(t, kMaxTs, &srcs);
+  consider();
+  // Windows are disjoint and ascending: the first one with a visible record
+  // holds the L1 answer.
+  const WindowList& wl = *v_->l1;
+  for (auto it = FirstWindow(t); it != wl.end(); ++it) {
+    if (best && (*it)->lo > *best) break;
+    GatherWindow(**it, t, kMaxTs, &srcs);
+    consider();
+    if (best && *best <= (*it)->hi) break;
   }
   return best;
 }
 
 std::optional<int64_t> ReadState::Floor(int64_t t) const {
-  std::vector<Source> srcs;
-  Gather(kMinTs, t, &srcs);
   std::optional<int64_t> best;
-  for (const Source& s : srcs) {
-    size_t pos = PrevVisible(s, s.run->UpperBound(t));
-    if (pos > 0) {
-      int64_t v = s.run->ts()[pos - 1];
-      if (!best || v > *best) best = v;
+  std::vector<Source> srcs;
+  auto consider = [&]() {
+    for (const Source& s : srcs) {
+      size_t pos = PrevVisible(s, s.run->UpperBound(t));
+      if (pos > 0) {
+        int64_t v = s.run->ts()[pos - 1];
+        if (!best || v > *best) best = v;
+      }
     }
+    srcs.clear();
+  };
+  GatherRecent(kMinTs, t, &srcs);
+  consider();
+  const WindowList& wl = *v_->l1;
+  auto it = FirstWindow(t);  // first window with hi >= t
+  if (it == wl.end() || (*it)->lo > t) {
+    if (it == wl.begin()) return best;
+    --it;
+  }
+  for (;;) {
+    if (best && (*it)->hi < *best) break;
+    GatherWindow(**it, kMinTs, t, &srcs);
+    consider();
+    if (best && *best >= (*it)->lo) break;
+    if (it == wl.begin()) break;
+    --it;
   }
   return best;
 }

@@ -31,6 +31,12 @@ class ReadState {
 
   // Sources overlapping [lo, hi], oldest first.
   void Gather(int64_t lo, int64_t hi, std::vector<Source>* out) const;
+  // The same, split: the runs of one L1 window, and everything newer than L1.
+  void GatherWindow(const Window& w, int64_t lo, int64_t hi,
+                    std::vector<Source>* out) const;
+  void GatherRecent(int64_t lo, int64_t hi, std::vector<Source>* out) const;
+  // First L1 window with hi >= t.
+  WindowList::const_iterator FirstWindow(int64_t t) const;
 
   uint64_t Count(int64_t lo, int64_t hi) const;
   std::optional<int64_t> Ceil(int64_t t) const;

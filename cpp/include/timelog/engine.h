@@ -255,6 +255,14 @@ class Engine {
 
   // ---- reads
   std::shared_ptr<const Snapshot> GetSnapshot() const;
+  // One-shot reads on the current state, equivalent to the Snapshot methods
+  // of a snapshot taken at the call but without allocating one (the fast
+  // path for point lookups, len() and `in`).
+  uint64_t Count(int64_t lo, int64_t hi) const;
+  std::optional<int64_t> Ceil(int64_t t) const;
+  std::optional<int64_t> Floor(int64_t t) const;
+  bool Contains(int64_t t) const;
+  void Equal(int64_t t, std::vector<uint64_t>* out) const;
   Stats GetStats() const;
 
   // ---- teardown helpers
