@@ -1,0 +1,898 @@
+// Writes and reads: appends (single, batch, sorted, unsorted, huge), stable
+// order of duplicates through every layer, int64 extremes, empty and inverted
+// ranges, point queries, reverse cursors, exact Remaining, page spans,
+// sequenced tombstones, cutoff, window arithmetic at the extremes and
+// snapshot isolation.
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "test_util.h"
+
+namespace timelog {
+namespace {
+
+using testing_util::Collect;
+using testing_util::CollectAll;
+using testing_util::ExpectMatches;
+using testing_util::Handles;
+using testing_util::Model;
+using testing_util::Rec;
+using testing_util::SettleAll;
+using testing_util::SmallConfig;
+using testing_util::SortedByTs;
+
+// Maintenance stages applied after writing, to move data between layers.
+enum Stage { kNone = 0, kFlush, kPartial, kSettled, kNumStages };
+
+const char* StageName(int s) {
+  switch (s) {
+    case kNone: return "none";
+    case kFlush: return "flush";
+    case kPartial: return "partial";
+    case kSettled: return "settled";
+  }
+  return "?";
+}
+
+void ApplyStage(Engine* e, int stage) {
+  switch (stage) {
+    case kNone:
+      break;
+    case kFlush:
+      e->Flush();
+      break;
+    case kPartial:
+      e->Compact();
+      e->MaintStep();
+      e->MaintStep();
+      break;
+    case kSettled:
+      SettleAll(e);
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- basics
+
+TEST(EngineWriteRead, EmptyEngine) {
+  auto e = Engine::Create(SmallConfig());
+  auto s = e->GetSnapshot();
+  EXPECT_TRUE(s->Empty());
+  EXPECT_EQ(s->Count(kMinTs, kMaxTs), 0u);
+  EXPECT_EQ(s->MinTs(), std::nullopt);
+  EXPECT_EQ(s->MaxTs(), std::nullopt);
+  EXPECT_EQ(s->Ceil(0), std::nullopt);
+  EXPECT_EQ(s->Floor(0), std::nullopt);
+  EXPECT_FALSE(s->Contains(0));
+  EXPECT_FALSE(s->Contains(kMinTs));
+  std::vector<uint64_t> eq;
+  s->Equal(0, &eq);
+  EXPECT_TRUE(eq.empty());
+  auto c = s->Range(kMinTs, kMaxTs);
+  EXPECT_EQ(c->Remaining(), 0u);
+  Record buf[4];
+  EXPECT_EQ(c->Next(buf, 4), 0u);
+  EXPECT_TRUE(s->PageSpans(kMinTs, kMaxTs).empty());
+  EXPECT_FALSE(e->MaintStep());
+}
+
+TEST(EngineWriteRead, SingleAppendVisibleImmediately) {
+  auto e = Engine::Create(SmallConfig());
+  EXPECT_EQ(e->Append(42, 7), WriteResult::kOk);
+  auto s = e->GetSnapshot();
+  EXPECT_EQ(Collect(*s), (std::vector<Rec>{{42, 7}}));
+  EXPECT_EQ(s->Count(42, 42), 1u);
+  EXPECT_EQ(s->Count(43, kMaxTs), 0u);
+  EXPECT_EQ(s->Count(kMinTs, 41), 0u);
+  EXPECT_TRUE(s->Contains(42));
+  EXPECT_FALSE(s->Contains(41));
+  EXPECT_EQ(s->MinTs(), 42);
+  EXPECT_EQ(s->MaxTs(), 42);
+}
+
+TEST(EngineWriteRead, AppendsMatchModelInEveryStage) {
+  for (int stage = 0; stage < kNumStages; ++stage) {
+    SCOPED_TRACE(StageName(stage));
+    auto e = Engine::Create(SmallConfig());
+    Model m;
+    std::mt19937_64 rng(stage + 1);
+    for (uint64_t h = 1; h <= 2000; ++h) {
+      int64_t ts = static_cast<int64_t>(h) + static_cast<int64_t>(rng() % 50) - 25;
+      e->Append(ts, h);
+      m.Append(ts, h);
+    }
+    ApplyStage(e.get(), stage);
+    ExpectMatches(*e->GetSnapshot(), m, {-30, -25, 0, 1, 500, 1999, 2024, 2025, 3000});
+  }
+}
+
+TEST(EngineWriteRead, BatchSorted) {
+  auto e = Engine::Create(SmallConfig());
+  std::vector<int64_t> ts(1000);
+  std::vector<uint64_t> h(1000);
+  for (int i = 0; i < 1000; ++i) {
+    ts[i] = i * 3;
+    h[i] = i + 1;
+  }
+  e->AppendBatch(ts.data(), h.data(), ts.size());
+  auto got = CollectAll(*e);
+  ASSERT_EQ(got.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(got[i], (Rec{i * 3, uint64_t(i + 1)}));
+  EXPECT_EQ(e->GetSnapshot()->Count(3, 9), 3u);
+  SettleAll(e.get());
+  EXPECT_EQ(CollectAll(*e), got);
+}
+
+TEST(EngineWriteRead, BatchUnsortedIsSortedStably) {
+  for (int stage = 0; stage < kNumStages; ++stage) {
+    SCOPED_TRACE(StageName(stage));
+    auto e = Engine::Create(SmallConfig());
+    Model m;
+    std::mt19937_64 rng(99 + stage);
+    std::vector<int64_t> ts(3000);
+    std::vector<uint64_t> h(3000);
+    for (size_t i = 0; i < ts.size(); ++i) {
+      ts[i] = static_cast<int64_t>(rng() % 300) - 150;  // many duplicates
+      h[i] = i + 1;
+      m.Append(ts[i], h[i]);
+    }
+    e->AppendBatch(ts.data(), h.data(), ts.size());
+    ApplyStage(e.get(), stage);
+    ExpectMatches(*e->GetSnapshot(), m, {-151, -150, -1, 0, 149, 150});
+  }
+}
+
+TEST(EngineWriteRead, EmptyBatchIsNoop) {
+  auto e = Engine::Create(SmallConfig());
+  EXPECT_EQ(e->AppendBatch(nullptr, nullptr, 0), WriteResult::kOk);
+  EXPECT_TRUE(e->GetSnapshot()->Empty());
+}
+
+TEST(EngineWriteRead, BatchAfterSinglesInterleaves) {
+  auto e = Engine::Create(SmallConfig());
+  Model m;
+  for (int i = 0; i < 100; ++i) {
+    e->Append(i * 2, 1000 + i);
+    m.Append(i * 2, 1000 + i);
+  }
+  std::vector<int64_t> ts;
+  std::vector<uint64_t> h;
+  for (int i = 0; i < 100; ++i) {
+    ts.push_back(199 - i * 2);  // descending odd, and all below the tail
+    h.push_back(2000 + i);
+    m.Append(ts.back(), h.back());
+  }
+  e->AppendBatch(ts.data(), h.data(), ts.size());
+  ExpectMatches(*e->GetSnapshot(), m, {-1, 0, 1, 100, 199, 200});
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, {-1, 0, 1, 100, 199, 200});
+}
+
+// ---------------------------------------------------------------- stable order
+
+TEST(EngineWriteRead, DuplicatesKeepInsertionOrderAcrossAllLayers) {
+  Config c = SmallConfig();
+  auto e = Engine::Create(c);
+  std::vector<uint64_t> expect;
+  uint64_t h = 0;
+  auto dup = [&] {
+    e->Append(5, ++h);
+    expect.push_back(h);
+  };
+  auto check = [&](const char* where) {
+    SCOPED_TRACE(where);
+    auto s = e->GetSnapshot();
+    std::vector<uint64_t> eq;
+    s->Equal(5, &eq);
+    EXPECT_EQ(eq, expect);
+    EXPECT_EQ(Handles(Collect(*s, 5, 5)), expect);
+    auto rev = Handles(Collect(*s, 5, 5, /*reverse=*/true));
+    std::reverse(rev.begin(), rev.end());
+    EXPECT_EQ(rev, expect);
+    EXPECT_EQ(s->Count(5, 5), expect.size());
+  };
+  dup();
+  dup();  // active memtable, in order
+  check("memtable");
+  e->Append(10, 100000);  // moves the in-order tail past 5
+  dup();                  // out-of-order buffer
+  dup();
+  check("ooo");
+  // Fill the memtable so it seals (sealed run, not flushed).
+  for (int i = 0; i < 600; ++i) e->Append(20 + i, 200000 + i);
+  dup();  // OOO in the new memtable
+  check("sealed+ooo");
+  e->Flush();
+  check("l0");
+  dup();
+  e->Append(5, ++h);  // new memtable again: in order at first
+  expect.push_back(h);
+  check("l0+memtable");
+  e->Flush();
+  e->Compact();
+  e->MaintStep();
+  check("partial compaction");
+  dup();
+  SettleAll(e.get());
+  check("l1");
+  dup();
+  e->Flush();
+  check("l1+l0");
+  SettleAll(e.get());
+  check("l1 again");
+}
+
+TEST(EngineWriteRead, DuplicateHeavyBatchesAcrossFlushes) {
+  auto e = Engine::Create(SmallConfig());
+  Model m;
+  uint64_t h = 0;
+  for (int round = 0; round < 10; ++round) {
+    std::vector<int64_t> ts;
+    std::vector<uint64_t> hs;
+    for (int i = 0; i < 200; ++i) {
+      ts.push_back(i % 4);
+      hs.push_back(++h);
+      m.Append(ts.back(), h);
+    }
+    e->AppendBatch(ts.data(), hs.data(), ts.size());
+    if (round % 3 == 0) e->Flush();
+    if (round % 4 == 1) SettleAll(e.get());
+  }
+  ExpectMatches(*e->GetSnapshot(), m, {0, 1, 2, 3, 4});
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, {0, 1, 2, 3, 4});
+}
+
+// ---------------------------------------------------------------- extremes
+
+TEST(EngineWriteRead, ExtremeTimestampsInEveryStage) {
+  for (int stage = 0; stage < kNumStages; ++stage) {
+    SCOPED_TRACE(StageName(stage));
+    auto e = Engine::Create(SmallConfig());
+    Model m;
+    const int64_t vals[] = {0, kMaxTs, kMinTs, kMaxTs - 1, kMinTs + 1, -1, kMaxTs, kMinTs};
+    uint64_t h = 0;
+    for (int64_t v : vals) {
+      e->Append(v, ++h);
+      m.Append(v, h);
+    }
+    ApplyStage(e.get(), stage);
+    auto s = e->GetSnapshot();
+    ExpectMatches(*s, m, {kMinTs, kMinTs + 1, kMinTs + 2, -1, 0, 1, kMaxTs - 1, kMaxTs});
+    EXPECT_EQ(s->MinTs(), kMinTs);
+    EXPECT_EQ(s->MaxTs(), kMaxTs);
+    EXPECT_EQ(s->Count(kMinTs, kMinTs), 2u);
+    EXPECT_EQ(s->Count(kMaxTs, kMaxTs), 2u);
+    EXPECT_EQ(s->Count(kMinTs, kMaxTs), 8u);
+    EXPECT_EQ(s->Ceil(kMaxTs), kMaxTs);
+    EXPECT_EQ(s->Floor(kMinTs), kMinTs);
+    EXPECT_EQ(Collect(*s, kMaxTs, kMaxTs).size(), 2u);
+    EXPECT_EQ(Collect(*s, kMinTs, kMinTs, true).size(), 2u);
+  }
+}
+
+TEST(EngineWriteRead, DeletesCoveringExtremes) {
+  for (int stage = 0; stage < kNumStages; ++stage) {
+    SCOPED_TRACE(StageName(stage));
+    auto e = Engine::Create(SmallConfig());
+    Model m;
+    uint64_t h = 0;
+    for (int64_t v : {kMinTs, kMinTs + 1, int64_t{0}, kMaxTs - 1, kMaxTs}) {
+      e->Append(v, ++h);
+      m.Append(v, h);
+    }
+    ApplyStage(e.get(), stage);
+    e->Delete(kMaxTs, kMaxTs);
+    m.Delete(kMaxTs, kMaxTs);
+    ExpectMatches(*e->GetSnapshot(), m, {kMinTs, 0, kMaxTs - 1, kMaxTs});
+    e->Delete(kMinTs, kMinTs);
+    m.Delete(kMinTs, kMinTs);
+    ApplyStage(e.get(), stage);
+    ExpectMatches(*e->GetSnapshot(), m, {kMinTs, 0, kMaxTs - 1, kMaxTs});
+    e->Delete(kMinTs, kMaxTs);
+    m.Delete(kMinTs, kMaxTs);
+    ExpectMatches(*e->GetSnapshot(), m, {kMinTs, 0, kMaxTs});
+    ApplyStage(e.get(), kSettled);
+    ExpectMatches(*e->GetSnapshot(), m, {kMinTs, 0, kMaxTs});
+    e->Append(kMaxTs, 77);
+    e->Append(kMinTs, 78);
+    m.Append(kMaxTs, 77);
+    m.Append(kMinTs, 78);
+    ApplyStage(e.get(), stage);
+    ExpectMatches(*e->GetSnapshot(), m, {kMinTs, 0, kMaxTs});
+  }
+}
+
+TEST(EngineWriteRead, EmptyAndInvertedRanges) {
+  auto e = Engine::Create(SmallConfig());
+  for (int i = 0; i < 100; ++i) e->Append(i, i);
+  for (int stage = 0; stage < kNumStages; ++stage) {
+    SCOPED_TRACE(StageName(stage));
+    ApplyStage(e.get(), stage);
+    auto s = e->GetSnapshot();
+    EXPECT_EQ(s->Count(5, 4), 0u);
+    EXPECT_EQ(s->Count(kMaxTs, kMinTs), 0u);
+    EXPECT_EQ(s->Count(100, 200), 0u);
+    EXPECT_EQ(s->Count(-100, -1), 0u);
+    EXPECT_EQ(s->Count(5, 5), 1u);
+    EXPECT_TRUE(Collect(*s, 5, 4).empty());
+    EXPECT_TRUE(Collect(*s, 5, 4, true).empty());
+    EXPECT_TRUE(Collect(*s, kMaxTs, kMinTs).empty());
+    EXPECT_TRUE(Collect(*s, 101, kMaxTs).empty());
+    EXPECT_EQ(s->Range(5, 4)->Remaining(), 0u);
+    EXPECT_TRUE(s->PageSpans(5, 4).empty());
+    EXPECT_TRUE(s->PageSpans(1000, 2000).empty());
+  }
+  // Inverted delete is a no-op.
+  e->Delete(50, 10);
+  EXPECT_EQ(e->GetSnapshot()->Count(kMinTs, kMaxTs), 100u);
+  e->Delete(kMaxTs, kMinTs);
+  EXPECT_EQ(e->GetSnapshot()->Count(kMinTs, kMaxTs), 100u);
+}
+
+// ---------------------------------------------------------------- point queries
+
+TEST(EngineWriteRead, CeilFloorContainsEqualWithTombstones) {
+  for (int stage = 0; stage < kNumStages; ++stage) {
+    SCOPED_TRACE(StageName(stage));
+    auto e = Engine::Create(SmallConfig());
+    Model m;
+    uint64_t h = 0;
+    for (int64_t t : {10, 20, 20, 30, 40, 40, 40, 50}) {
+      e->Append(t, ++h);
+      m.Append(t, h);
+    }
+    ApplyStage(e.get(), stage);
+    e->Delete(20, 20);
+    m.Delete(20, 20);
+    e->Delete(35, 45);
+    m.Delete(35, 45);
+    std::vector<int64_t> probes;
+    for (int64_t t = 0; t <= 60; ++t) probes.push_back(t);
+    auto s = e->GetSnapshot();
+    ExpectMatches(*s, m, probes);
+    EXPECT_EQ(s->Ceil(11), 30);
+    EXPECT_EQ(s->Floor(49), 30);
+    EXPECT_EQ(s->Ceil(51), std::nullopt);
+    EXPECT_EQ(s->Floor(9), std::nullopt);
+    EXPECT_FALSE(s->Contains(20));
+    EXPECT_FALSE(s->Contains(40));
+    ApplyStage(e.get(), kSettled);
+    ExpectMatches(*e->GetSnapshot(), m, probes);
+  }
+}
+
+TEST(EngineWriteRead, CountRandomRangesMatchesModel) {
+  auto e = Engine::Create(SmallConfig());
+  Model m;
+  std::mt19937_64 rng(7);
+  uint64_t h = 0;
+  for (int i = 0; i < 3000; ++i) {
+    int64_t ts = static_cast<int64_t>(rng() % 5000);
+    e->Append(ts, ++h);
+    m.Append(ts, h);
+    if (i % 300 == 0) {
+      int64_t lo = rng() % 5000, hi = lo + rng() % 200;
+      e->Delete(lo, hi);
+      m.Delete(lo, hi);
+    }
+    if (i % 700 == 0) e->Flush();
+    if (i % 1100 == 0) SettleAll(e.get());
+  }
+  auto check = [&] {
+    auto s = e->GetSnapshot();
+    for (int k = 0; k < 300; ++k) {
+      int64_t lo = static_cast<int64_t>(rng() % 5200) - 100;
+      int64_t hi = lo + static_cast<int64_t>(rng() % 1000) - 100;
+      ASSERT_EQ(s->Count(lo, hi), m.Count(lo, hi)) << lo << ".." << hi;
+    }
+    EXPECT_EQ(s->Count(kMinTs, kMaxTs), m.size());
+  };
+  check();
+  SettleAll(e.get());
+  check();
+}
+
+// ---------------------------------------------------------------- cursors
+
+TEST(EngineWriteRead, ReverseCursorIsExactMirror) {
+  for (int stage = 0; stage < kNumStages; ++stage) {
+    SCOPED_TRACE(StageName(stage));
+    auto e = Engine::Create(SmallConfig());
+    std::mt19937_64 rng(stage);
+    for (uint64_t h = 1; h <= 1500; ++h) e->Append(rng() % 200, h);
+    e->Delete(50, 60);
+    ApplyStage(e.get(), stage);
+    auto s = e->GetSnapshot();
+    for (auto [lo, hi] : {std::pair<int64_t, int64_t>{kMinTs, kMaxTs},
+                          {0, 0}, {10, 100}, {55, 70}, {199, kMaxTs}}) {
+      auto fwd = Collect(*s, lo, hi);
+      auto rev = Collect(*s, lo, hi, true);
+      std::reverse(rev.begin(), rev.end());
+      EXPECT_EQ(fwd, rev) << lo << ".." << hi;
+      EXPECT_EQ(fwd.size(), s->Count(lo, hi));
+    }
+  }
+}
+
+TEST(EngineWriteRead, CursorRemainingExactForAnyChunk) {
+  auto e = Engine::Create(SmallConfig());
+  for (uint64_t h = 0; h < 1000; ++h) e->Append(h % 300, h);
+  e->Delete(100, 149);
+  e->Flush();
+  for (uint64_t h = 1000; h < 1300; ++h) e->Append(h % 300, h);
+  auto s = e->GetSnapshot();
+  const uint64_t total = s->Count(kMinTs, kMaxTs);
+  EXPECT_EQ(total, 1150u);  // 1000 - 50 deleted ts * 3 copies + 300 later
+  for (size_t chunk : {size_t{1}, size_t{2}, size_t{7}, size_t{64}, size_t{1024}, size_t{5000}}) {
+    for (bool rev : {false, true}) {
+      auto c = s->Range(kMinTs, kMaxTs, rev);
+      EXPECT_EQ(c->Remaining(), total);
+      auto got = testing_util::Drain(c.get(), chunk);
+      EXPECT_EQ(got.size(), total) << "chunk " << chunk;
+      EXPECT_EQ(c->Remaining(), 0u);
+    }
+  }
+}
+
+TEST(EngineWriteRead, CursorOutlivesSnapshotAndEngine) {
+  auto e = Engine::Create(SmallConfig());
+  Model m;
+  for (uint64_t h = 0; h < 2000; ++h) {
+    e->Append(static_cast<int64_t>(h * 7919 % 1000), h);
+    m.Append(static_cast<int64_t>(h * 7919 % 1000), h);
+  }
+  e->Flush();
+  for (uint64_t h = 2000; h < 2100; ++h) {
+    e->Append(static_cast<int64_t>(h), h);
+    m.Append(static_cast<int64_t>(h), h);
+  }
+  auto s = e->GetSnapshot();
+  auto c = s->Range(kMinTs, kMaxTs);
+  auto rc = s->Range(kMinTs, kMaxTs, true);
+  s.reset();
+  e.reset();
+  auto got = testing_util::Drain(c.get(), 33);
+  EXPECT_EQ(got, m.Visible());
+  auto rgot = testing_util::Drain(rc.get(), 1000);
+  std::reverse(rgot.begin(), rgot.end());
+  EXPECT_EQ(rgot, m.Visible());
+}
+
+TEST(EngineWriteRead, HugeSortedBatch5M) {
+  Config c;
+  c.maintenance = MaintenanceMode::kDisabled;
+  auto e = Engine::Create(c);
+  const size_t n = 5'000'000;
+  std::vector<int64_t> ts(n);
+  std::vector<uint64_t> h(n);
+  for (size_t i = 0; i < n; ++i) {
+    ts[i] = static_cast<int64_t>(i / 2);  // pairs of duplicates
+    h[i] = i;
+  }
+  // Committed in full even if the sealed queue overflows (kBusy is fine).
+  e->AppendBatch(ts.data(), h.data(), n);
+  {
+    auto s = e->GetSnapshot();
+    EXPECT_EQ(s->Count(kMinTs, kMaxTs), n);
+    EXPECT_EQ(s->MinTs(), 0);
+    EXPECT_EQ(s->MaxTs(), static_cast<int64_t>(n / 2 - 1));
+    std::vector<uint64_t> eq;
+    s->Equal(1234567, &eq);
+    EXPECT_EQ(eq, (std::vector<uint64_t>{2469134, 2469135}));
+    EXPECT_EQ(s->Count(1000, 1999), 2000u);
+  }
+  SettleAll(e.get());
+  auto s = e->GetSnapshot();
+  auto cur = s->Range(kMinTs, kMaxTs);
+  std::vector<Record> buf(4096);
+  size_t i = 0;
+  bool ok = true;
+  while (size_t k = cur->Next(buf.data(), buf.size())) {
+    for (size_t j = 0; j < k; ++j, ++i)
+      if (buf[j].handle != i || buf[j].ts != static_cast<int64_t>(i / 2)) ok = false;
+  }
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(i, n);
+}
+
+TEST(EngineWriteRead, HugeUnsortedBatch) {
+  Config c;
+  c.maintenance = MaintenanceMode::kDisabled;
+  auto e = Engine::Create(c);
+  const size_t n = 1'000'000;
+  std::vector<int64_t> ts(n);
+  std::vector<uint64_t> h(n);
+  std::mt19937_64 rng(5);
+  for (size_t i = 0; i < n; ++i) {
+    ts[i] = static_cast<int64_t>(rng() % 100000);
+    h[i] = i;
+  }
+  e->AppendBatch(ts.data(), h.data(), n);
+  // Reference: stable sort of indices by ts.
+  std::vector<uint32_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  std::stable_sort(idx.begin(), idx.end(),
+                   [&](uint32_t a, uint32_t b) { return ts[a] < ts[b]; });
+  auto verify = [&] {
+    auto s = e->GetSnapshot();
+    ASSERT_EQ(s->Count(kMinTs, kMaxTs), n);
+    auto cur = s->Range(kMinTs, kMaxTs);
+    std::vector<Record> buf(1024);
+    size_t i = 0;
+    size_t bad = 0;
+    while (size_t k = cur->Next(buf.data(), buf.size())) {
+      for (size_t j = 0; j < k; ++j, ++i)
+        if (i >= n || buf[j].handle != idx[i]) ++bad;
+    }
+    EXPECT_EQ(i, n);
+    EXPECT_EQ(bad, 0u);
+  };
+  verify();
+  SettleAll(e.get());
+  verify();
+}
+
+// ---------------------------------------------------------------- page spans
+
+// Multiset of (ts, handle) over all spans; checks each span is sorted and
+// inside [lo, hi].
+std::vector<Rec> SpanRecords(const Snapshot& s, int64_t lo, int64_t hi) {
+  std::vector<Rec> out;
+  for (const PageSpan& p : s.PageSpans(lo, hi)) {
+    EXPECT_GT(p.size, 0u);
+    EXPECT_NE(p.ts, nullptr);
+    EXPECT_NE(p.handles, nullptr);
+    EXPECT_NE(p.owner, nullptr);
+    for (size_t i = 0; i < p.size; ++i) {
+      EXPECT_GE(p.ts[i], lo);
+      EXPECT_LE(p.ts[i], hi);
+      if (i > 0) {
+        EXPECT_LE(p.ts[i - 1], p.ts[i]);
+      }
+      out.push_back({p.ts[i], p.handles[i]});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Rec& a, const Rec& b) {
+    return a.ts != b.ts ? a.ts < b.ts : a.handle < b.handle;
+  });
+  return out;
+}
+
+TEST(EngineWriteRead, PageSpansArePhysicalSortedAndClipped) {
+  Config c = SmallConfig();
+  testing_util::DropRecorder drops;
+  drops.Attach(&c);
+  auto e = Engine::Create(c);
+  std::vector<Rec> all;
+  for (uint64_t h = 0; h < 1000; ++h) {
+    int64_t ts = static_cast<int64_t>(h * 37 % 500);
+    e->Append(ts, h);
+    all.push_back({ts, h});
+  }
+  e->Flush();  // everything immutable; the memtable is empty
+  e->Delete(100, 199);  // not applied physically yet
+  auto s = e->GetSnapshot();
+  auto expected_in = [&](int64_t lo, int64_t hi) {
+    auto dropped = drops.handles();
+    std::vector<Rec> v;
+    for (const Rec& r : all)
+      if (r.ts >= lo && r.ts <= hi &&
+          std::find(dropped.begin(), dropped.end(), r.handle) == dropped.end())
+        v.push_back(r);
+    std::sort(v.begin(), v.end(), [](const Rec& a, const Rec& b) {
+      return a.ts != b.ts ? a.ts < b.ts : a.handle < b.handle;
+    });
+    return v;
+  };
+  EXPECT_EQ(SpanRecords(*s, kMinTs, kMaxTs), expected_in(kMinTs, kMaxTs));
+  EXPECT_EQ(SpanRecords(*s, 150, 160), expected_in(150, 160));  // tombstoned, still there
+  EXPECT_EQ(SpanRecords(*s, 0, 0), expected_in(0, 0));
+  EXPECT_EQ(SpanRecords(*s, 499, kMaxTs), expected_in(499, kMaxTs));
+  EXPECT_EQ(s->Count(150, 160), 0u);
+}
+
+TEST(EngineWriteRead, PageSpansExcludeActiveMemtable) {
+  auto e = Engine::Create(SmallConfig());
+  for (uint64_t h = 0; h < 10; ++h) e->Append(h, h);
+  EXPECT_TRUE(e->GetSnapshot()->PageSpans(kMinTs, kMaxTs).empty());
+  e->Flush();
+  e->Append(100, 100);
+  auto spans = SpanRecords(*e->GetSnapshot(), kMinTs, kMaxTs);
+  EXPECT_EQ(spans.size(), 10u);
+}
+
+TEST(EngineWriteRead, PageSpanOutlivesEngine) {
+  auto e = Engine::Create(SmallConfig());
+  for (uint64_t h = 0; h < 3000; ++h) e->Append(h, h + 1);
+  SettleAll(e.get());
+  auto spans = e->GetSnapshot()->PageSpans(1000, 1999);
+  e.reset();
+  size_t total = 0;
+  for (const PageSpan& p : spans) {
+    for (size_t i = 0; i < p.size; ++i)
+      EXPECT_EQ(p.handles[i], static_cast<uint64_t>(p.ts[i]) + 1);
+    total += p.size;
+  }
+  EXPECT_EQ(total, 1000u);
+}
+
+// ---------------------------------------------------------------- tombstones
+
+TEST(EngineWriteRead, InsertDeleteInsertInEveryLayer) {
+  // For each pair of stages (applied after the first insert and after the
+  // delete), the second insert stays visible and the first stays hidden.
+  for (int s1 = 0; s1 < kNumStages; ++s1) {
+    for (int s2 = 0; s2 < kNumStages; ++s2) {
+      SCOPED_TRACE(std::string(StageName(s1)) + "/" + StageName(s2));
+      auto e = Engine::Create(SmallConfig());
+      for (int i = 0; i < 300; ++i) e->Append(1000 + i, 10000 + i);  // filler
+      e->Append(7, 1);
+      ApplyStage(e.get(), s1);
+      e->Delete(7, 7);
+      ApplyStage(e.get(), s2);
+      e->Append(7, 2);
+      for (int s3 = 0; s3 < kNumStages; ++s3) {
+        ApplyStage(e.get(), s3);
+        auto s = e->GetSnapshot();
+        std::vector<uint64_t> eq;
+        s->Equal(7, &eq);
+        EXPECT_EQ(eq, (std::vector<uint64_t>{2})) << StageName(s3);
+        EXPECT_EQ(s->Count(7, 7), 1u);
+        EXPECT_EQ(s->Count(kMinTs, kMaxTs), 301u);
+      }
+    }
+  }
+}
+
+TEST(EngineWriteRead, DeleteHidesOnlyOlderRecords) {
+  auto e = Engine::Create(SmallConfig());
+  Model m;
+  uint64_t h = 0;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 100; ++i) {
+      e->Append(i, ++h);
+      m.Append(i, h);
+    }
+    e->Delete(20 * round, 20 * round + 30);
+    m.Delete(20 * round, 20 * round + 30);
+    ApplyStage(e.get(), round % kNumStages);
+    ExpectMatches(*e->GetSnapshot(), m, {0, 10, 30, 31, 50, 99});
+  }
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, {0, 10, 30, 31, 50, 99});
+}
+
+TEST(EngineWriteRead, DeleteEverything) {
+  for (int stage = 0; stage < kNumStages; ++stage) {
+    SCOPED_TRACE(StageName(stage));
+    auto e = Engine::Create(SmallConfig());
+    for (uint64_t h = 0; h < 2000; ++h) e->Append(static_cast<int64_t>(h) - 1000, h);
+    ApplyStage(e.get(), stage);
+    e->Delete(kMinTs, kMaxTs);
+    auto s = e->GetSnapshot();
+    EXPECT_TRUE(s->Empty());
+    EXPECT_EQ(s->MinTs(), std::nullopt);
+    EXPECT_TRUE(Collect(*s).empty());
+    SettleAll(e.get());
+    EXPECT_TRUE(e->GetSnapshot()->Empty());
+    EXPECT_EQ(e->GetStats().records_estimate, 0u);
+    e->Append(3, 3);
+    EXPECT_EQ(CollectAll(*e), (std::vector<Rec>{{3, 3}}));
+    EXPECT_TRUE(s->Empty());  // the old snapshot is unchanged
+  }
+}
+
+TEST(EngineWriteRead, DeleteSpanningManyWindows) {
+  Config c = SmallConfig();
+  c.window_size = 10;
+  auto e = Engine::Create(c);
+  Model m;
+  for (uint64_t h = 0; h < 2000; ++h) {
+    e->Append(static_cast<int64_t>(h), h);
+    m.Append(static_cast<int64_t>(h), h);
+  }
+  SettleAll(e.get());
+  EXPECT_GT(e->GetStats().windows_l1, 50u);
+  e->Delete(55, 1545);
+  m.Delete(55, 1545);
+  ExpectMatches(*e->GetSnapshot(), m, {54, 55, 56, 1545, 1546});
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, {54, 55, 56, 1545, 1546});
+  EXPECT_EQ(e->GetStats().records_physical, m.size());
+}
+
+TEST(EngineWriteRead, CutoffHidesOlderOnly) {
+  for (int stage = 0; stage < kNumStages; ++stage) {
+    SCOPED_TRACE(StageName(stage));
+    auto e = Engine::Create(SmallConfig());
+    Model m;
+    uint64_t h = 0;
+    for (int i = 0; i < 1000; ++i) {
+      e->Append(i, ++h);
+      m.Append(i, h);
+    }
+    ApplyStage(e.get(), stage);
+    e->Cutoff(500);
+    m.Cutoff(500);
+    ExpectMatches(*e->GetSnapshot(), m, {0, 499, 500, 501});
+    EXPECT_EQ(e->GetSnapshot()->MinTs(), 500);
+    // Later writes below the cutoff are visible (the engine hides only what
+    // was written before).
+    e->Append(10, ++h);
+    m.Append(10, h);
+    ApplyStage(e.get(), kSettled);
+    ExpectMatches(*e->GetSnapshot(), m, {0, 10, 499, 500});
+    e->Cutoff(kMinTs);  // no-op
+    ExpectMatches(*e->GetSnapshot(), m, {0, 10, 499, 500});
+  }
+}
+
+TEST(EngineWriteRead, CutoffAtExtremes) {
+  auto e = Engine::Create(SmallConfig());
+  Model m;
+  uint64_t h = 0;
+  for (int64_t t : {kMinTs, kMinTs + 1, int64_t{0}, kMaxTs - 1, kMaxTs}) {
+    e->Append(t, ++h);
+    m.Append(t, h);
+  }
+  e->Cutoff(kMinTs + 1);
+  m.Cutoff(kMinTs + 1);
+  ExpectMatches(*e->GetSnapshot(), m, {kMinTs, kMinTs + 1, kMaxTs});
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, {kMinTs, kMinTs + 1, kMaxTs});
+  e->Cutoff(kMaxTs);
+  m.Cutoff(kMaxTs);
+  ExpectMatches(*e->GetSnapshot(), m, {kMinTs, kMaxTs - 1, kMaxTs});
+  EXPECT_EQ(e->GetSnapshot()->Count(kMinTs, kMaxTs), 1u);
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, {kMinTs, kMaxTs - 1, kMaxTs});
+}
+
+// Window arithmetic near the int64 extremes: no overflow, no hang, exact data.
+void ExtremeWindowScenario(int64_t window_size, int64_t origin) {
+  SCOPED_TRACE("window_size=" + std::to_string(window_size) +
+               " origin=" + std::to_string(origin));
+  Config c = SmallConfig();
+  c.window_size = window_size;
+  c.window_origin = origin;
+  auto e = Engine::Create(c);
+  Model m;
+  uint64_t h = 0;
+  const int64_t pts[] = {kMinTs, kMinTs + 1, kMinTs + 2, -2, -1, 0, 1, 2,
+                         origin, origin == kMinTs ? origin : origin - 1,
+                         origin == kMaxTs ? origin : origin + 1,
+                         kMaxTs - 2, kMaxTs - 1, kMaxTs};
+  for (int rep = 0; rep < 20; ++rep) {
+    for (int64_t t : pts) {
+      e->Append(t, ++h);
+      m.Append(t, h);
+    }
+  }
+  std::vector<int64_t> probes(std::begin(pts), std::end(pts));
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, probes);
+  e->Delete(kMinTs + 1, -1);
+  m.Delete(kMinTs + 1, -1);
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, probes);
+  e->Delete(1, kMaxTs - 1);
+  m.Delete(1, kMaxTs - 1);
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, probes);
+  e->Cutoff(0);
+  m.Cutoff(0);
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, probes);
+  for (int64_t t : pts) {
+    e->Append(t, ++h);
+    m.Append(t, h);
+  }
+  e->Cutoff(kMaxTs);
+  m.Cutoff(kMaxTs);
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, probes);
+  e->Delete(kMinTs, kMaxTs);
+  m.Delete(kMinTs, kMaxTs);
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, probes);
+}
+
+TEST(EngineWriteRead, WindowArithmeticUnitWindowAtExtremes) {
+  ExtremeWindowScenario(1, 0);
+  ExtremeWindowScenario(1, kMaxTs);
+  ExtremeWindowScenario(1, kMinTs);
+}
+
+TEST(EngineWriteRead, WindowArithmeticHugeWindows) {
+  ExtremeWindowScenario(kMaxTs, 0);
+  ExtremeWindowScenario(kMaxTs, kMinTs);
+  ExtremeWindowScenario(kMaxTs, kMaxTs);
+  ExtremeWindowScenario(kMaxTs - 1, -1);
+  ExtremeWindowScenario(kMaxTs / 2 + 1, 12345);
+}
+
+TEST(EngineWriteRead, WindowArithmeticOddSizesNearExtremes) {
+  ExtremeWindowScenario(3, kMaxTs - 1);
+  ExtremeWindowScenario(7, kMinTs + 5);
+  ExtremeWindowScenario(3600000, kMinTs);
+  ExtremeWindowScenario(1000000007, kMaxTs - 999);
+}
+
+// ---------------------------------------------------------------- snapshots
+
+TEST(EngineWriteRead, OldSnapshotUnchangedByLaterActivity) {
+  auto e = Engine::Create(SmallConfig());
+  Model m;
+  uint64_t h = 0;
+  for (int i = 0; i < 1000; ++i) {
+    e->Append(i % 400, ++h);
+    m.Append(i % 400, h);
+  }
+  e->Flush();
+  for (int i = 0; i < 100; ++i) {
+    e->Append(i * 5, ++h);
+    m.Append(i * 5, h);
+  }
+  auto old = e->GetSnapshot();
+  const Model old_m = m;
+  const std::vector<int64_t> probes = {0, 5, 100, 399, 400};
+  ExpectMatches(*old, old_m, probes);
+
+  for (int i = 0; i < 700; ++i) e->Append(i % 50, ++h);
+  ExpectMatches(*old, old_m, probes);
+  e->Delete(0, 200);
+  ExpectMatches(*old, old_m, probes);
+  e->Flush();
+  ExpectMatches(*old, old_m, probes);
+  e->MaintStep();
+  ExpectMatches(*old, old_m, probes);
+  e->Compact();
+  SettleAll(e.get());
+  ExpectMatches(*old, old_m, probes);
+  e->Cutoff(300);
+  SettleAll(e.get());
+  ExpectMatches(*old, old_m, probes);
+  e.reset();  // shared ownership: still readable
+  ExpectMatches(*old, old_m, probes);
+}
+
+TEST(EngineWriteRead, SnapshotOfMemtablePrefixIgnoresLaterAppends) {
+  auto e = Engine::Create(SmallConfig());
+  for (int i = 0; i < 10; ++i) e->Append(i, i);
+  auto s = e->GetSnapshot();
+  for (int i = 10; i < 20; ++i) e->Append(i, i);  // same memtable, later rows
+  e->Append(3, 99);                               // OOO, later
+  EXPECT_EQ(s->Count(kMinTs, kMaxTs), 10u);
+  EXPECT_EQ(Collect(*s).size(), 10u);
+  EXPECT_EQ(s->MaxTs(), 9);
+  std::vector<uint64_t> eq;
+  s->Equal(3, &eq);
+  EXPECT_EQ(eq, (std::vector<uint64_t>{3}));
+  EXPECT_EQ(e->GetSnapshot()->Count(kMinTs, kMaxTs), 21u);
+}
+
+TEST(EngineWriteRead, ManySnapshotsEachSeeTheirPrefix) {
+  auto e = Engine::Create(SmallConfig());
+  std::vector<std::shared_ptr<const Snapshot>> snaps;
+  for (int i = 0; i < 1500; ++i) {
+    e->Append(i % 2 ? i : 5000 - i, i);  // alternate in-order and OOO
+    if (i % 100 == 0) snaps.push_back(e->GetSnapshot());
+    if (i % 400 == 399) e->Flush();
+    if (i % 600 == 599) SettleAll(e.get());
+  }
+  e->Delete(kMinTs, kMaxTs);
+  SettleAll(e.get());
+  for (size_t k = 0; k < snaps.size(); ++k) {
+    auto got = Collect(*snaps[k]);
+    EXPECT_EQ(got.size(), k * 100 + 1);
+    EXPECT_TRUE(SortedByTs(got));
+    EXPECT_EQ(snaps[k]->Count(kMinTs, kMaxTs), k * 100 + 1);
+  }
+}
+
+}  // namespace
+}  // namespace timelog

@@ -1,0 +1,291 @@
+// Helpers shared by the engine test suites: cursor collection, a thread-safe
+// drop recorder, a reference model of the engine's visible contents, and small
+// configurations that force seals, flushes and compactions quickly.
+
+#ifndef TIMELOG_TESTS_TEST_UTIL_H_
+#define TIMELOG_TESTS_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <ostream>
+#include <sstream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "timelog/engine.h"
+
+namespace timelog {
+namespace testing_util {
+
+// A record as the tests compare it.
+struct Rec {
+  int64_t ts;
+  uint64_t handle;
+  bool operator==(const Rec& o) const { return ts == o.ts && handle == o.handle; }
+  bool operator!=(const Rec& o) const { return !(*this == o); }
+};
+
+inline std::ostream& operator<<(std::ostream& os, const Rec& r) {
+  return os << "(" << r.ts << "," << r.handle << ")";
+}
+
+// Smallest memtable the tests use to force frequent seals. 4 KiB is ~256 rows.
+constexpr uint64_t kSmallMem = 4096;
+constexpr uint64_t kSmallPage = kMinPageBytes;
+
+// Disabled-mode configuration with tiny limits, so every layer is exercised
+// by a few hundred records.
+inline Config SmallConfig() {
+  Config c;
+  c.maintenance = MaintenanceMode::kDisabled;
+  c.memtable_max_bytes = kSmallMem;
+  c.target_page_bytes = kSmallPage;
+  c.sealed_max_runs = 64;
+  c.sealed_wait_ms = 0;
+  c.max_delta_segments = 2;
+  c.window_size = 100;
+  c.window_origin = 0;
+  return c;
+}
+
+inline Config DisabledConfig() {
+  Config c;
+  c.maintenance = MaintenanceMode::kDisabled;
+  return c;
+}
+
+// Drains a cursor into a vector, `chunk` records per Next call. Checks that
+// Remaining() is exact before and after every call.
+inline std::vector<Rec> Drain(Cursor* cur, size_t chunk = 97) {
+  std::vector<Rec> out;
+  std::vector<Record> buf(chunk);
+  for (;;) {
+    uint64_t before = cur->Remaining();
+    size_t n = cur->Next(buf.data(), buf.size());
+    EXPECT_EQ(cur->Remaining(), before - n) << "Remaining not exact";
+    if (n == 0) {
+      EXPECT_EQ(before, 0u) << "Next returned 0 with Remaining > 0";
+      break;
+    }
+    EXPECT_LE(n, chunk);
+    for (size_t i = 0; i < n; ++i) out.push_back({buf[i].ts, buf[i].handle});
+  }
+  // Further calls stay at 0.
+  EXPECT_EQ(cur->Next(buf.data(), buf.size()), 0u);
+  return out;
+}
+
+inline std::vector<Rec> Collect(const Snapshot& s, int64_t lo = kMinTs,
+                                int64_t hi = kMaxTs, bool reverse = false,
+                                size_t chunk = 97) {
+  auto cur = s.Range(lo, hi, reverse);
+  EXPECT_NE(cur, nullptr);
+  if (!cur) return {};
+  uint64_t initial = cur->Remaining();
+  auto out = Drain(cur.get(), chunk);
+  EXPECT_EQ(initial, out.size()) << "initial Remaining != rows returned";
+  return out;
+}
+
+inline std::vector<Rec> CollectAll(const Engine& e) {
+  auto s = e.GetSnapshot();
+  return Collect(*s);
+}
+
+inline std::vector<uint64_t> Handles(const std::vector<Rec>& v) {
+  std::vector<uint64_t> h;
+  h.reserve(v.size());
+  for (const Rec& r : v) h.push_back(r.handle);
+  return h;
+}
+
+inline std::vector<int64_t> Timestamps(const std::vector<Rec>& v) {
+  std::vector<int64_t> t;
+  t.reserve(v.size());
+  for (const Rec& r : v) t.push_back(r.ts);
+  return t;
+}
+
+inline bool SortedByTs(const std::vector<Rec>& v) {
+  for (size_t i = 1; i < v.size(); ++i)
+    if (v[i - 1].ts > v[i].ts) return false;
+  return true;
+}
+
+// Runs maintenance to quiescence in disabled mode: flush everything, request
+// compaction, step until idle. Fails the test if it does not settle.
+inline void SettleAll(Engine* e, bool compact = true, int max_steps = 100000) {
+  e->Flush();
+  if (compact) e->Compact();
+  int steps = 0;
+  while (e->MaintStep()) {
+    if (++steps > max_steps) {
+      ADD_FAILURE() << "MaintStep did not become idle after " << max_steps
+                    << " steps";
+      return;
+    }
+  }
+}
+
+// Collects dropped handles. Thread-safe; install with Attach(&config).
+class DropRecorder {
+ public:
+  void Attach(Config* c) {
+    c->on_drop = &DropRecorder::Callback;
+    c->drop_ctx = this;
+  }
+  static void Callback(void* ctx, const uint64_t* h, size_t n) {
+    auto* self = static_cast<DropRecorder*>(ctx);
+    std::lock_guard<std::mutex> lock(self->mu_);
+    ++self->calls_;
+    self->handles_.insert(self->handles_.end(), h, h + n);
+    if (self->hook_) self->hook_(h, n);
+  }
+  std::vector<uint64_t> handles() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return handles_;
+  }
+  size_t size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return handles_.size();
+  }
+  size_t calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+  // Optional extra check run inside the callback (under the recorder's lock).
+  void SetHook(std::function<void(const uint64_t*, size_t)> f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hook_ = std::move(f);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<uint64_t> handles_;
+  size_t calls_ = 0;
+  std::function<void(const uint64_t*, size_t)> hook_;
+};
+
+// Returns a description of the difference between two multisets of handles,
+// or "" if they are equal.
+inline std::string MultisetDiff(std::vector<uint64_t> a, std::vector<uint64_t> b) {
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  if (a == b) return "";
+  std::vector<uint64_t> only_a, only_b;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(),
+                      std::back_inserter(only_a));
+  std::set_difference(b.begin(), b.end(), a.begin(), a.end(),
+                      std::back_inserter(only_b));
+  std::ostringstream s;
+  s << "sizes " << a.size() << " vs " << b.size() << "; only in first:";
+  for (size_t i = 0; i < only_a.size() && i < 10; ++i) s << " " << only_a[i];
+  s << "; only in second:";
+  for (size_t i = 0; i < only_b.size() && i < 10; ++i) s << " " << only_b[i];
+  return s.str();
+}
+
+// True if the vector has no duplicate values.
+inline bool Distinct(std::vector<uint64_t> v) {
+  std::sort(v.begin(), v.end());
+  return std::adjacent_find(v.begin(), v.end()) == v.end();
+}
+
+// Reference model: the visible records sorted by ts, ties in insertion order.
+// A delete hides every record written before it, so it simply erases the
+// covered records from the model.
+class Model {
+ public:
+  void Append(int64_t ts, uint64_t h) {
+    auto it = std::upper_bound(v_.begin(), v_.end(), ts,
+                               [](int64_t t, const Rec& r) { return t < r.ts; });
+    v_.insert(it, Rec{ts, h});
+  }
+  void Delete(int64_t lo, int64_t hi) {
+    if (lo > hi) return;
+    auto b = LowerIt(lo);
+    auto e = UpperIt(hi);
+    if (b < e) v_.erase(b, e);
+  }
+  void Cutoff(int64_t t) {
+    if (t == kMinTs) return;
+    Delete(kMinTs, t - 1);
+  }
+  const std::vector<Rec>& Visible() const { return v_; }
+  std::vector<Rec> Range(int64_t lo, int64_t hi) const {
+    if (lo > hi) return {};
+    return std::vector<Rec>(LowerItC(lo), UpperItC(hi));
+  }
+  uint64_t Count(int64_t lo, int64_t hi) const {
+    if (lo > hi) return 0;
+    return static_cast<uint64_t>(UpperItC(hi) - LowerItC(lo));
+  }
+  std::optional<int64_t> Ceil(int64_t t) const {
+    auto it = LowerItC(t);
+    if (it == v_.end()) return std::nullopt;
+    return it->ts;
+  }
+  std::optional<int64_t> Floor(int64_t t) const {
+    auto it = UpperItC(t);
+    if (it == v_.begin()) return std::nullopt;
+    return std::prev(it)->ts;
+  }
+  std::vector<uint64_t> Equal(int64_t t) const { return Handles(Range(t, t)); }
+  size_t size() const { return v_.size(); }
+
+ private:
+  using It = std::vector<Rec>::iterator;
+  using CIt = std::vector<Rec>::const_iterator;
+  It LowerIt(int64_t t) {
+    return std::lower_bound(v_.begin(), v_.end(), t,
+                            [](const Rec& r, int64_t x) { return r.ts < x; });
+  }
+  It UpperIt(int64_t t) {
+    return std::upper_bound(v_.begin(), v_.end(), t,
+                            [](int64_t x, const Rec& r) { return x < r.ts; });
+  }
+  CIt LowerItC(int64_t t) const {
+    return std::lower_bound(v_.begin(), v_.end(), t,
+                            [](const Rec& r, int64_t x) { return r.ts < x; });
+  }
+  CIt UpperItC(int64_t t) const {
+    return std::upper_bound(v_.begin(), v_.end(), t,
+                            [](int64_t x, const Rec& r) { return x < r.ts; });
+  }
+  std::vector<Rec> v_;
+};
+
+// Checks the snapshot against the model: full contents (forward and
+// reverse), Count/Ceil/Floor/Contains/Equal at the given probe points.
+inline void ExpectMatches(const Snapshot& s, const Model& m,
+                          const std::vector<int64_t>& probes = {}) {
+  auto got = Collect(s);
+  ASSERT_EQ(got.size(), m.size());
+  EXPECT_EQ(got, m.Visible());
+  EXPECT_EQ(s.Count(kMinTs, kMaxTs), m.size());
+  EXPECT_EQ(s.MinTs(), m.Ceil(kMinTs));
+  EXPECT_EQ(s.MaxTs(), m.Floor(kMaxTs));
+  EXPECT_EQ(s.Empty(), m.size() == 0);
+  for (int64_t p : probes) {
+    EXPECT_EQ(s.Ceil(p), m.Ceil(p)) << "Ceil(" << p << ")";
+    EXPECT_EQ(s.Floor(p), m.Floor(p)) << "Floor(" << p << ")";
+    auto eq = m.Equal(p);
+    EXPECT_EQ(s.Contains(p), !eq.empty()) << "Contains(" << p << ")";
+    std::vector<uint64_t> got_eq;
+    s.Equal(p, &got_eq);
+    EXPECT_EQ(got_eq, eq) << "Equal(" << p << ")";
+  }
+}
+
+}  // namespace testing_util
+}  // namespace timelog
+
+#endif  // TIMELOG_TESTS_TEST_UTIL_H_

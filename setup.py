@@ -1,0 +1,54 @@
+"""Build the one extension module, timelog._core: the Cython binding plus the C++20 engine."""
+import glob
+import os
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+try:
+    from Cython.Build import cythonize
+except ImportError:
+    sys.exit("error: building timelog needs Cython 3.x: python -m pip install 'Cython>=3,<4' "
+             "(pip install . and python -m build install it for you)")
+
+NO_COMPILER = ("error: timelog needs a C++20 compiler (g++ >= 11 or clang++ >= 14). On Debian/Ubuntu: "
+               "apt-get install -y g++ ; on Fedora: dnf install gcc-c++ ; on macOS: xcode-select --install")
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        msvc = self.compiler.compiler_type == "msvc"
+        flags = ["/std:c++20", "/O2"] if msvc else ["-std=c++20", "-O3", "-g0", "-pthread"]
+        for ext in self.extensions:
+            ext.extra_compile_args = flags + ext.extra_compile_args
+            ext.extra_link_args = ([] if msvc else ["-pthread"]) + ext.extra_link_args
+        with tempfile.TemporaryDirectory() as tmp:  # fail early, with advice, if there is no usable compiler
+            probe = os.path.join(tmp, "probe.cc")
+            with open(probe, "w") as f:
+                f.write("#include <version>\n#if __cplusplus < 202002L && !defined(_MSVC_LANG)\n#error\n#endif\nint main() {}\n")
+            try:
+                self.compiler.compile([probe], output_dir=tmp, extra_postargs=flags)
+            except Exception as exc:
+                sys.exit(f"{NO_COMPILER}\n(compiling a C++20 probe failed: {exc})")
+        # Compile the sources of the (single) extension in parallel; TIMELOG_BUILD_JOBS overrides.
+        jobs = int(os.environ.get("TIMELOG_BUILD_JOBS") or os.cpu_count() or 1)
+        compile_one = self.compiler.compile
+        def compile_parallel(sources, **kw):
+            with ThreadPoolExecutor(max(1, jobs)) as pool:
+                return [o for objs in pool.map(lambda s: compile_one([s], **kw), sources) for o in objs]
+        self.compiler.compile = compile_parallel
+        super().build_extensions()
+
+
+ext = Extension(
+    "timelog._core",
+    sources=["timelog/_core.pyx"] + sorted(glob.glob("cpp/src/*.cc")),
+    include_dirs=["cpp/include"],
+    depends=sorted(glob.glob("cpp/include/timelog/*.h") + glob.glob("cpp/src/*.h")),
+    language="c++",
+)
+setup(ext_modules=cythonize([ext], compiler_directives={"language_level": "3"}),
+      cmdclass={"build_ext": BuildExt})

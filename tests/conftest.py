@@ -1,0 +1,59 @@
+"""Shared pytest configuration: hypothesis profiles and an installed-copy guard.
+
+Hypothesis profiles, chosen with the HYPOTHESIS_PROFILE environment variable:
+  dev (default)  local runs, a few seconds per property
+  ci             what tox and .ci/run use: fewer examples, no deadline (shared 2-core box)
+  thorough       long soak runs: HYPOTHESIS_PROFILE=thorough pytest tests
+"""
+import os
+import pathlib
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile(
+    "thorough",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+_SOURCE_PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "timelog"
+
+
+def _imported_package():
+    import timelog
+
+    return pathlib.Path(timelog.__file__).resolve().parent
+
+
+def pytest_report_header(config):
+    profile = os.environ.get("HYPOTHESIS_PROFILE", "dev")
+    try:
+        return f"timelog: {_imported_package()}, hypothesis profile: {profile}"
+    except Exception as exc:  # an import error is reported by the tests themselves
+        return f"timelog: not importable ({exc!r})"
+
+
+def pytest_configure(config):
+    # tox and .ci/dist_check.py set TIMELOG_TEST_INSTALLED=1: the tests must exercise
+    # the installed package, never the source tree that happens to sit next to them.
+    if os.environ.get("TIMELOG_TEST_INSTALLED") == "1":
+        try:
+            where = _imported_package()
+        except ImportError:
+            return
+        if where == _SOURCE_PACKAGE:
+            raise pytest.UsageError(
+                f"TIMELOG_TEST_INSTALLED=1 but timelog was imported from the source tree "
+                f"({where}); run pytest from another directory"
+            )

@@ -1,0 +1,256 @@
+"""Pure-Python reference model of a Timelog, plus small test helpers.
+
+The model is deliberately naive: a list of ``(ts, seq, obj)`` records and a list of
+sequenced tombstones ``(t1, t2, seq)`` over half-open intervals. A record is visible
+iff no tombstone written *after* it covers its timestamp (SPEC §1 "deletes are
+sequenced"). Reads are computed by brute force, so the model is obviously right and
+slow; it is only used with small inputs.
+
+Unbounded (``None``) bounds really include the extreme timestamps (SPEC §1 [better]):
+internally a ``None`` lower bound is ``-2**63`` and a ``None`` upper bound is ``2**63``
+(one past the largest int64, so ``2**63 - 1`` is included).
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+_LO = INT64_MIN
+_HI = INT64_MAX + 1  # exclusive upper bound standing for "unbounded"
+
+
+def _lo(t):
+    return _LO if t is None else t
+
+
+def _hi(t):
+    return _HI if t is None else t
+
+
+class RefModel:
+    """Reference multimap from int64 timestamps to objects with sequenced deletes."""
+
+    def __init__(self):
+        self._records = []  # (ts, seq, obj) in write order
+        self._tombstones = []  # (t1, t2_exclusive, seq)
+        self._seq = 0
+        self._visible = None  # cache: sorted list of (ts, seq, obj)
+
+    # ------------------------------------------------------------------ writes
+    def _next_seq(self):
+        self._seq += 1
+        self._visible = None
+        return self._seq
+
+    def append(self, ts, obj):
+        _check_ts(ts)
+        self._records.append((ts, self._next_seq(), obj))
+
+    def extend(self, pairs):
+        pairs = list(pairs)
+        for ts, _ in pairs:
+            _check_ts(ts)
+        for ts, obj in pairs:
+            self.append(ts, obj)
+
+    def delete(self, t1, t2=...):
+        """``delete(ts)`` (point) or ``delete(t1, t2)`` (half-open, None = unbounded)."""
+        if t2 is ...:
+            _check_ts(t1)
+            lo, hi = t1, t1 + 1
+        else:
+            lo, hi = _lo(t1), _hi(t2)
+            if lo > hi:
+                raise ValueError("t1 > t2")
+            if lo == hi:
+                return
+        self._tombstones.append((lo, hi, self._next_seq()))
+
+    def cutoff(self, ts):
+        """Delete every record with a timestamp < ts."""
+        self._tombstones.append((_LO, ts, self._next_seq()))
+
+    # ------------------------------------------------------------------- reads
+    def visible(self):
+        """Sorted list of visible (ts, seq, obj): by timestamp, ties in insertion order."""
+        if self._visible is None:
+            out = []
+            for ts, seq, obj in self._records:
+                hidden = False
+                for t1, t2, tseq in self._tombstones:
+                    if tseq > seq and t1 <= ts < t2:
+                        hidden = True
+                        break
+                if not hidden:
+                    out.append((ts, seq, obj))
+            out.sort(key=lambda r: (r[0], r[1]))
+            self._visible = out
+        return self._visible
+
+    def items(self, t1=None, t2=None):
+        lo, hi = _lo(t1), _hi(t2)
+        return [(ts, obj) for ts, _, obj in self.visible() if lo <= ts < hi]
+
+    range = items
+
+    def all(self):
+        return self.items()
+
+    def since(self, t):
+        return self.items(t, None)
+
+    def until(self, t):
+        return self.items(None, t)
+
+    def equal(self, t):
+        return [(ts, obj) for ts, _, obj in self.visible() if ts == t]
+
+    point = equal
+
+    def at(self, t):
+        return [obj for ts, _, obj in self.visible() if ts == t]
+
+    def __len__(self):
+        return len(self.visible())
+
+    def __contains__(self, t):
+        return any(ts == t for ts, _, _ in self.visible())
+
+    def timestamps(self):
+        return [ts for ts, _, _ in self.visible()]
+
+    def min_ts(self):
+        v = self.visible()
+        return v[0][0] if v else None
+
+    def max_ts(self):
+        v = self.visible()
+        return v[-1][0] if v else None
+
+    def next_ts(self, t):
+        """Smallest visible timestamp strictly greater than t."""
+        tss = self.timestamps()
+        i = bisect.bisect_right(tss, t)
+        return tss[i] if i < len(tss) else None
+
+    def prev_ts(self, t):
+        """Largest visible timestamp strictly less than t."""
+        tss = self.timestamps()
+        i = bisect.bisect_left(tss, t)
+        return tss[i - 1] if i > 0 else None
+
+    def snapshot(self, t1=None, t2=None):
+        """Frozen copy of what an iterator created now over [t1, t2) must yield."""
+        return list(self.items(t1, t2))
+
+
+def _check_ts(ts):
+    if isinstance(ts, bool) or not isinstance(ts, int):
+        raise TypeError("timestamp must be an int")
+    if not INT64_MIN <= ts <= INT64_MAX:
+        raise OverflowError("timestamp out of int64")
+
+
+# ---------------------------------------------------------------------------
+# Helpers shared by the test modules (kept here because only model.py and
+# test_*.py belong to the test engineer; conftest.py is owned by someone else).
+# ---------------------------------------------------------------------------
+
+
+class Obj:
+    """A unique, identity-compared payload with a readable repr."""
+
+    __slots__ = ("n", "__weakref__")
+
+    def __init__(self, n):
+        self.n = n
+
+    def __repr__(self):
+        return f"Obj({self.n})"
+
+
+def first_accepted(make, candidates):
+    """Return the first candidate value for which ``make(value)`` does not raise."""
+    last = None
+    for c in candidates:
+        try:
+            log = make(c)
+        except (ValueError, TypeError, OverflowError) as e:  # pragma: no cover
+            last = e
+            continue
+        log.close()
+        return c
+    raise AssertionError(f"no candidate accepted: {candidates!r}: {last!r}")
+
+
+_small_cache = {}
+
+
+def small_page_bytes():
+    """Smallest accepted target_page_bytes among a few small candidates."""
+    if "page" not in _small_cache:
+        import timelog
+
+        _small_cache["page"] = first_accepted(
+            lambda v: timelog.Timelog(maintenance="disabled", target_page_bytes=v),
+            [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536],
+        )
+    return _small_cache["page"]
+
+
+def small_memtable_bytes():
+    """Smallest accepted memtable_max_bytes among a few small candidates."""
+    if "mem" not in _small_cache:
+        import timelog
+
+        _small_cache["mem"] = first_accepted(
+            lambda v: timelog.Timelog(maintenance="disabled", memtable_max_bytes=v),
+            [256, 512, 1024, 2048, 4096, 8192, 16384, 65536],
+        )
+    return _small_cache["mem"]
+
+
+def run_maintenance(log, cap=100_000):
+    """Disabled mode: request compaction and step maintenance until idle."""
+    log.flush()
+    log.compact()
+    n = 0
+    while log.maint_step():
+        n += 1
+        assert n < cap, "maint_step() kept reporting work"
+    return n
+
+
+def handles(log):
+    return log.stats()["handles"]
+
+
+def thread_count():
+    """Number of OS threads of this process (sees native std::jthreads too)."""
+    import os
+
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # pragma: no cover - non-Linux
+        import threading
+
+        return threading.active_count()
+
+
+def wait_until(pred, timeout=5.0, interval=0.005):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(interval)
+    return pred()
+
+
+def examples(cap):
+    """max_examples for a heavy test: the active profile's value, capped."""
+    from hypothesis import settings
+
+    return max(1, min(settings().max_examples, cap))

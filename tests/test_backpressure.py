@@ -1,0 +1,298 @@
+"""Backpressure and busy policies (SPEC §5).
+
+Pressure is created deterministically with maintenance="disabled", a small memtable
+and sealed_max_runs=1: nothing flushes unless the test calls flush(), so the sealed
+runs pile up and writes report busy at once.
+"""
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from timelog import Timelog, TimelogBusyError, TimelogError
+
+try:
+    from model import examples, small_memtable_bytes
+except ImportError:  # pragma: no cover
+    from tests.model import examples, small_memtable_bytes
+
+MAX_WRITES = 200_000
+
+
+def pressured(policy, **kw):
+    opts = dict(
+        maintenance="disabled",
+        busy_policy=policy,
+        memtable_max_bytes=small_memtable_bytes(),
+        sealed_max_runs=1,
+    )
+    opts.update(kw)
+    return Timelog(**opts)
+
+
+def fill_until_busy(log, start=0):
+    """Append (ts, ts) until a write raises busy; return (expected rows, busy ts)."""
+    rows = []
+    for i in range(start, start + MAX_WRITES):
+        try:
+            log.append(i, i)
+        except TimelogBusyError:
+            rows.append((i, i))
+            return rows, i
+        rows.append((i, i))
+    raise AssertionError("no TimelogBusyError after %d writes" % MAX_WRITES)
+
+
+def test_busy_error_is_timelog_error():
+    assert issubclass(TimelogBusyError, TimelogError)
+
+
+def test_raise_policy_raises_and_record_is_committed():
+    with pressured("raise") as log:
+        rows, busy_ts = fill_until_busy(log)
+        assert log[busy_ts] == [busy_ts], "a busy write must still be committed"
+        assert busy_ts in log
+        assert list(log) == rows
+        assert len(log) == len(rows)
+        # Still busy: the next write raises again and is committed too.
+        more = []
+        for j in range(busy_ts + 1, busy_ts + 50):
+            try:
+                log[j] = j
+            except TimelogBusyError:
+                pass
+            more.append((j, j))
+        assert list(log) == rows + more
+
+
+def test_raise_policy_delete_under_pressure_is_committed():
+    with pressured("raise") as log:
+        rows, busy_ts = fill_until_busy(log)
+        for t in (0, busy_ts):
+            try:
+                log.delete(t)
+            except TimelogBusyError:
+                pass
+            assert t not in log
+        try:
+            log.delete(1, 10)
+        except TimelogBusyError:
+            pass
+        try:
+            log.cutoff(20)
+        except TimelogBusyError:
+            pass
+        assert log.min_ts() == 20
+        assert len(log) == len(rows) - 20 - (1 if busy_ts >= 20 else 0)
+
+
+def test_silent_policy_never_raises_and_commits():
+    with pressured("silent") as log:
+        n = 30_000
+        for i in range(n):
+            log.append(i, i)
+        assert len(log) == n
+        assert list(log) == [(i, i) for i in range(n)]
+        assert log.stats()["memtable"]["sealed_runs"] >= 1
+
+
+def test_flush_policy_never_raises_and_relieves_pressure():
+    with pressured("flush") as log:
+        n = 30_000
+        for i in range(n):
+            log.append(i, i)
+            if i % 1000 == 0:
+                assert log.stats()["memtable"]["sealed_runs"] <= 1
+        assert list(log) == [(i, i) for i in range(n)]
+        assert log.stats()["storage"]["segments_l0"] + log.stats()["storage"]["segments_l1"] >= 1
+
+
+def test_flush_call_relieves_pressure():
+    with pressured("raise") as log:
+        rows, busy_ts = fill_until_busy(log)
+        log.flush()
+        assert log.stats()["memtable"]["sealed_runs"] == 0
+        log.append(busy_ts + 1, busy_ts + 1)  # must not raise
+        rows.append((busy_ts + 1, busy_ts + 1))
+        # the next busy comes only after the memtable fills up again
+        rows2, busy2 = fill_until_busy(log, busy_ts + 2)
+        assert busy2 - busy_ts > 2
+        assert list(log) == rows + rows2
+
+
+def test_extend_under_raise_commits_everything_and_reports_committed():
+    n = 50_000
+    with pressured("raise") as log:
+        with pytest.raises(TimelogBusyError) as ei:
+            log.extend((i, i) for i in range(n))
+        assert ei.value.committed == n
+        assert len(log) == n
+        assert list(log) == [(i, i) for i in range(n)]
+
+
+def test_extend_columns_under_raise_when_already_busy():
+    with pressured("raise") as log:
+        rows, busy_ts = fill_until_busy(log)
+        base = busy_ts + 1
+        try:
+            log.extend(list(range(base, base + 10)), list(range(base, base + 10)))
+        except TimelogBusyError as e:
+            assert e.committed == 10
+        assert list(log) == rows + [(i, i) for i in range(base, base + 10)]
+
+
+@pytest.mark.parametrize("policy", ["silent", "flush"])
+def test_extend_under_other_policies(policy):
+    n = 50_000
+    with pressured(policy) as log:
+        log.extend(range(n), range(n))
+        assert len(log) == n
+        assert list(log.range(100, 103)) == [(100, 100), (101, 101), (102, 102)]
+
+
+def test_busy_error_from_flush_or_maint_step_is_retryable():
+    # SPEC: busy from flush/maint_step is a publish conflict; nothing is lost.
+    with pressured("silent") as log:
+        for i in range(5000):
+            log.append(i, i)
+        for _ in range(3):
+            try:
+                log.flush()
+                break
+            except TimelogBusyError:
+                continue
+        try:
+            log.compact()
+            while log.maint_step():
+                pass
+        except TimelogBusyError:
+            pass
+        assert list(log) == [(i, i) for i in range(5000)]
+
+
+def test_background_sealed_wait_zero_does_not_wait():
+    log = Timelog(
+        maintenance="background",
+        busy_policy="raise",
+        memtable_max_bytes=small_memtable_bytes(),
+        sealed_max_runs=1,
+        sealed_wait_ms=0,
+    )
+    try:
+        log.stop_maintenance()
+        rows, busy_ts = fill_until_busy(log)
+        t0 = time.monotonic()
+        try:
+            log.append(busy_ts + 1, 0)
+        except TimelogBusyError:
+            pass
+        assert time.monotonic() - t0 < 0.05
+        assert log[busy_ts + 1] == [0]
+    finally:
+        log.close()
+
+
+def test_background_busy_record_committed():
+    # the worker is stopped so pressure cannot be relieved; the write waits up to
+    # sealed_wait_ms and reports busy, the record being committed anyway.
+    log = Timelog(
+        maintenance="background",
+        busy_policy="raise",
+        memtable_max_bytes=small_memtable_bytes(),
+        sealed_max_runs=1,
+        sealed_wait_ms=20,
+    )
+    try:
+        log.stop_maintenance()
+        rows, busy_ts = fill_until_busy(log)
+        assert log[busy_ts] == [busy_ts]
+        log.start_maintenance()
+        assert list(log) == rows
+    finally:
+        log.close()
+
+
+# --------------------------------------------------------------- properties
+
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("append"), st.integers(1, 300)),
+        st.tuples(st.just("setitem"), st.integers(1, 300)),
+        st.tuples(st.just("extend"), st.integers(0, 3000)),
+        st.tuples(st.just("extend_cols"), st.integers(0, 3000)),
+        st.tuples(st.just("delete"), st.integers(0, 50)),
+        st.tuples(st.just("flush"), st.just(0)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=examples(30),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    policy=st.sampled_from(["raise", "silent", "flush"]),
+    sealed_max_runs=st.integers(1, 3),
+    mem_factor=st.sampled_from([1, 2, 8]),
+    ops=ops,
+)
+def test_property_every_write_committed(policy, sealed_max_runs, mem_factor, ops):
+    """Under every policy and pressure level every write is committed (SPEC §5)."""
+    log = Timelog(
+        maintenance="disabled",
+        busy_policy=policy,
+        memtable_max_bytes=small_memtable_bytes() * mem_factor,
+        sealed_max_runs=sealed_max_runs,
+    )
+    try:
+        expected = []  # (ts, obj) in insertion order
+        ts = 0
+
+        def busy_ok(fn, n_records=None):
+            try:
+                fn()
+            except TimelogBusyError as e:
+                assert policy == "raise", "only the raise policy may raise busy"
+                if n_records is not None:
+                    assert e.committed == n_records
+
+        for op, n in ops:
+            if op == "append":
+                for _ in range(n):
+                    expected.append((ts, ts))
+                    busy_ok(lambda: log.append(ts, ts))
+                    ts += 1
+            elif op == "setitem":
+                for _ in range(n):
+                    expected.append((ts, ts))
+
+                    def f():
+                        log[ts] = ts
+
+                    busy_ok(f)
+                    ts += 1
+            elif op in ("extend", "extend_cols"):
+                rows = [(t, t) for t in range(ts, ts + n)]
+                ts += n
+                expected.extend(rows)
+                if op == "extend":
+                    busy_ok(lambda: log.extend(iter(rows)), n)
+                else:
+                    busy_ok(lambda: log.extend([r[0] for r in rows], [r[1] for r in rows]), n)
+            elif op == "delete":
+                lo = max(0, ts - n)
+                busy_ok(lambda: log.delete(lo, ts))
+                expected = [r for r in expected if not lo <= r[0] < ts]
+            elif op == "flush":
+                log.flush()
+            if policy == "flush":
+                assert log.stats()["memtable"]["sealed_runs"] <= sealed_max_runs
+        assert len(log) == len(expected)
+        assert list(log) == expected
+    finally:
+        log.close()

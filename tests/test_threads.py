@@ -1,0 +1,324 @@
+"""Threads: concurrent readers, writer + background maintenance, GIL release (SPEC §1, §5)."""
+
+import threading
+import time
+
+import pytest
+
+from timelog import Timelog, TimelogBusyError
+
+try:
+    from model import small_memtable_bytes
+except ImportError:  # pragma: no cover
+    from tests.model import small_memtable_bytes
+
+
+def _check_snapshot(rows, prev_len):
+    """rows = list of (ts, (ts, seq)); writes were sequential, so a snapshot must hold
+    exactly the seqs 0..k-1, sorted by ts with ties in seq order."""
+    seqs = []
+    last = None
+    for ts, payload in rows:
+        pts, seq = payload
+        assert pts == ts, "payload/timestamp mismatch"
+        if last is not None:
+            assert (ts, seq) > last, f"order broken: {last} then {(ts, seq)}"
+        last = (ts, seq)
+        seqs.append(seq)
+    assert sorted(seqs) == list(range(len(seqs))), "snapshot is not a prefix of the writes"
+    assert len(rows) >= prev_len, "snapshots went backwards"
+    return len(rows)
+
+
+def test_readers_while_writer_appends_and_worker_compacts():
+    log = Timelog(
+        maintenance="background",
+        busy_policy="flush",
+        memtable_max_bytes=small_memtable_bytes() * 4,
+        max_delta_segments=2,
+        maintenance_wakeup_ms=1,
+        window_size=1000,
+    )
+    stop = threading.Event()
+    errors = []
+    written = [0]
+    checks = [0]
+
+    def writer():
+        try:
+            seq = 0
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 1.5:
+                for _ in range(200):
+                    # mostly in order, with collisions and some out-of-order records
+                    ts = seq // 3 if seq % 17 else max(0, seq // 3 - 400)
+                    log.append(ts, (ts, seq))
+                    seq += 1
+                if seq % 2000 < 200:
+                    log.compact()
+            written[0] = seq
+        except BaseException as e:  # pragma: no cover
+            errors.append(e)
+        finally:
+            stop.set()
+
+    def reader(kind):
+        try:
+            prev = 0
+            while not stop.is_set():
+                if kind == "list":
+                    rows = list(log)
+                elif kind == "batch":
+                    it = log.all()
+                    n0 = len(it)
+                    rows = []
+                    while True:
+                        b = it.next_batch(97)
+                        if not b:
+                            break
+                        rows.extend(b)
+                    assert len(rows) == n0
+                else:
+                    rows = list(reversed(log))[::-1]
+                prev = _check_snapshot(rows, prev)
+                n = len(log)
+                assert n >= prev
+                checks[0] += 1
+        except BaseException as e:
+            errors.append(e)
+            stop.set()
+
+    threads = [threading.Thread(target=writer)] + [
+        threading.Thread(target=reader, args=(k,)) for k in ("list", "batch", "reversed")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    try:
+        assert not errors, errors[0]
+        assert checks[0] > 0
+        rows = list(log)
+        _check_snapshot(rows, 0)
+        assert len(rows) == written[0] == len(log)
+        assert log.stats()["operational"]["flushes_total"] > 0
+    finally:
+        log.close()
+
+
+def test_concurrent_point_reads_and_navigation():
+    log = Timelog(maintenance="background", busy_policy="flush", memtable_max_bytes=small_memtable_bytes() * 4)
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        try:
+            for i in range(30_000):
+                log.append(i, i)
+        except BaseException as e:  # pragma: no cover
+            errors.append(e)
+        finally:
+            stop.set()
+
+    def reader():
+        try:
+            while not stop.is_set():
+                hi = log.max_ts()
+                if hi is None:
+                    continue
+                assert log[hi] == [hi]
+                assert hi in log
+                assert log.prev_ts(hi) in (None, hi - 1)
+                assert log.min_ts() == 0
+                assert len(log) >= hi + 1
+        except BaseException as e:
+            errors.append(e)
+            stop.set()
+
+    ts = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    try:
+        assert not errors, errors[0]
+        assert len(log) == 30_000
+    finally:
+        log.close()
+
+
+def test_blocked_writer_releases_gil():
+    wait_ms = 600
+    log = Timelog(
+        maintenance="background",
+        busy_policy="raise",
+        memtable_max_bytes=small_memtable_bytes(),
+        sealed_max_runs=1,
+        sealed_wait_ms=wait_ms,
+    )
+    try:
+        log.stop_maintenance()  # nobody relieves pressure: writes must wait
+        i = 0
+        while True:
+            t0 = time.monotonic()
+            try:
+                log.append(i, i)
+            except TimelogBusyError:
+                break
+            i += 1
+            assert i < 200_000, "never reached backpressure"
+        first_wait = time.monotonic() - t0
+        if first_wait < wait_ms / 1000 * 0.5:
+            pytest.skip(f"write did not wait under pressure with a stopped worker ({first_wait:.3f}s)")
+
+        count = [0]
+        stop = threading.Event()
+
+        def spinner():
+            while not stop.is_set():
+                count[0] += 1
+
+        th = threading.Thread(target=spinner)
+        th.start()
+        time.sleep(0.05)
+        c0 = count[0]
+        t0 = time.monotonic()
+        try:
+            log.append(i + 1, i + 1)
+        except TimelogBusyError:
+            pass
+        elapsed = time.monotonic() - t0
+        c1 = count[0]
+        stop.set()
+        th.join()
+        assert elapsed >= wait_ms / 1000 * 0.5
+        assert c1 - c0 > 1000, f"other thread stalled while a writer waited ({c1 - c0} iterations)"
+        assert log[i + 1] == [i + 1]
+    finally:
+        log.close()
+
+
+def test_writer_waiting_in_thread_does_not_block_main():
+    wait_ms = 500
+    log = Timelog(
+        maintenance="background",
+        busy_policy="raise",
+        memtable_max_bytes=small_memtable_bytes(),
+        sealed_max_runs=1,
+        sealed_wait_ms=wait_ms,
+    )
+    try:
+        log.stop_maintenance()
+        done = threading.Event()
+        busy = [0]
+
+        def writer():
+            for j in range(100_000):
+                try:
+                    log.append(j, j)
+                except TimelogBusyError:
+                    busy[0] += 1
+                    if busy[0] >= 2:
+                        break
+            done.set()
+
+        th = threading.Thread(target=writer)
+        th.start()
+        ticks = 0
+        t0 = time.monotonic()
+        while not done.is_set() and time.monotonic() - t0 < 10:
+            ticks += 1
+            time.sleep(0.001)
+        th.join(30)
+        assert done.is_set()
+        # the writer spent >= ~1s blocked; the main thread must have run meanwhile
+        if busy[0] >= 2 and time.monotonic() - t0 > wait_ms / 1000:
+            assert ticks > 50
+    finally:
+        log.close()
+
+
+def test_flush_policy_in_threads_commits_everything():
+    log = Timelog(
+        maintenance="background",
+        busy_policy="flush",
+        memtable_max_bytes=small_memtable_bytes(),
+        sealed_max_runs=1,
+    )
+    errors = []
+    lock = threading.Lock()  # one writer at a time (SPEC §1)
+
+    def writer(base):
+        try:
+            for i in range(5000):
+                with lock:
+                    log.append(base + i, base + i)
+        except BaseException as e:  # pragma: no cover
+            errors.append(e)
+
+    ts = [threading.Thread(target=writer, args=(k * 1_000_000,)) for k in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    try:
+        assert not errors
+        assert len(log) == 15_000
+    finally:
+        log.close()
+
+
+def test_concurrent_unserialized_writes_do_not_crash():
+    # SPEC §1: misuse (several writers) must never corrupt memory or crash.
+    log = Timelog(maintenance="background", busy_policy="silent")
+    errors = []
+
+    def writer(base):
+        try:
+            for i in range(3000):
+                log.append(base + i, i)
+                if i % 500 == 0:
+                    log.delete(base, base + 10)
+        except Exception as e:  # an exception is acceptable; a crash is not
+            errors.append(e)
+
+    ts = [threading.Thread(target=writer, args=(k * 10_000,)) for k in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    try:
+        rows = list(log)
+        assert [t for t, _ in rows] == sorted(t for t, _ in rows)
+    finally:
+        log.close()
+
+
+def test_close_while_readers_iterate():
+    log = Timelog(maintenance="background")
+    log.extend((i, i) for i in range(50_000))
+    started = threading.Barrier(3)
+    errors = []
+
+    def reader():
+        from timelog import TimelogError
+
+        started.wait()
+        try:
+            for _ in range(50):
+                for _row in log.all():
+                    pass
+        except TimelogError:
+            pass
+        except BaseException as e:
+            errors.append(e)
+
+    ts = [threading.Thread(target=reader) for _ in range(2)]
+    for t in ts:
+        t.start()
+    started.wait()
+    time.sleep(0.01)
+    log.close()
+    for t in ts:
+        t.join(60)
+    assert not errors, errors

@@ -1,0 +1,39 @@
+"""timelog: an in-memory, time-indexed multimap of Python objects.
+
+Signed 64-bit timestamps map to Python objects, stored by reference. Writes may
+arrive out of order; reads return records in timestamp order (equal timestamps
+in insertion order) from a snapshot taken when the read starts. A C++20
+log-structured engine does the work; the Cython binding ``timelog._core`` owns
+the Python objects.
+
+>>> from timelog import Timelog
+>>> with Timelog() as log:
+...     log[1_700_000_000_000] = {"event": "tick"}
+...     log[1_700_000_000_000]
+[{'event': 'tick'}]
+
+See docs/user-guide.md and docs/api.md.
+"""
+
+from timelog._core import (
+    PageSpan,
+    PageSpanIter,
+    PageSpanObjectsView,
+    Timelog,
+    TimelogBusyError,
+    TimelogError,
+    TimelogIter,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Timelog",
+    "TimelogError",
+    "TimelogBusyError",
+    "TimelogIter",
+    "PageSpan",
+    "PageSpanIter",
+    "PageSpanObjectsView",
+    "__version__",
+]

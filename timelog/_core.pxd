@@ -1,0 +1,208 @@
+# cython: language_level=3
+"""Declarations of the C++ engine API used by timelog._core.
+
+Pure declarations, no code: everything here names something in
+cpp/include/timelog/*.h (plus the one C++ -> Python exception translator, which
+has to be declared where the `except +` clauses can see it). Every call that can
+throw is declared `except +_translate_cpp_exception`, so C++ exceptions are
+converted into Python exceptions in exactly one place.
+"""
+
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libcpp cimport bool as cbool
+from libcpp.memory cimport shared_ptr, unique_ptr
+from libcpp.optional cimport optional
+from libcpp.vector cimport vector
+
+
+# The single C++ -> Python exception translator. Called by Cython inside the
+# `catch (...)` of every `except +_translate_cpp_exception` call (with the GIL
+# held: Cython acquires it when the call site is in a `nogil` block). It
+# rethrows the active exception and maps it:
+#   std::bad_alloc         -> MemoryError
+#   std::invalid_argument  -> ValueError   (engine config validation)
+#   std::out_of_range      -> ValueError
+#   std::overflow_error    -> OverflowError
+#   anything else          -> timelog.TimelogError (the class is registered at
+#                             import time; RuntimeError before that)
+cdef extern from *:
+    """
+    #include <new>
+    #include <stdexcept>
+    static PyObject* timelog_error_class = NULL;
+
+    static void timelog_set_error_class(PyObject* cls) {
+      Py_XINCREF(cls);
+      Py_XDECREF(timelog_error_class);
+      timelog_error_class = cls;
+    }
+
+    static void timelog_translate_cpp_exception(void) {
+      PyObject* fallback = timelog_error_class ? timelog_error_class : PyExc_RuntimeError;
+      try {
+        throw;
+      } catch (const std::bad_alloc&) {
+        PyErr_NoMemory();
+      } catch (const std::invalid_argument& e) {
+        PyErr_SetString(PyExc_ValueError, e.what());
+      } catch (const std::out_of_range& e) {
+        PyErr_SetString(PyExc_ValueError, e.what());
+      } catch (const std::overflow_error& e) {
+        PyErr_SetString(PyExc_OverflowError, e.what());
+      } catch (const std::exception& e) {
+        PyErr_SetString(fallback, e.what());
+      } catch (...) {
+        PyErr_SetString(fallback, "unknown C++ exception in the timelog engine");
+      }
+    }
+    """
+    void _set_error_class "timelog_set_error_class"(object cls)
+    void _translate_cpp_exception "timelog_translate_cpp_exception"() nogil
+
+
+cdef extern from "timelog/engine.h" namespace "timelog" nogil:
+    const int64_t kMinTs
+    const int64_t kMaxTs
+    const uint64_t kMinPageBytes
+
+    cdef struct CRecord "timelog::Record":
+        int64_t ts
+        uint64_t handle
+
+    ctypedef void (*CDropFn "timelog::DropFn")(void* ctx, const uint64_t* handles, size_t n) noexcept nogil
+
+    cdef enum class CMaintenanceMode "timelog::MaintenanceMode":
+        kBackground "timelog::MaintenanceMode::kBackground"
+        kDisabled "timelog::MaintenanceMode::kDisabled"
+
+    cdef enum class CWriteResult "timelog::WriteResult":
+        kOk "timelog::WriteResult::kOk"
+        kBusy "timelog::WriteResult::kBusy"
+
+    cdef cppclass CCompactionConfig "timelog::CompactionConfig":
+        uint64_t target_bytes
+        uint32_t max_inputs
+        uint32_t max_windows
+
+    cdef cppclass CAdaptiveConfig "timelog::AdaptiveConfig":
+        cbool enabled
+        uint64_t target_records
+        int64_t min_window
+        int64_t max_window
+        uint32_t hysteresis_pct
+        int64_t window_quantum
+        double alpha
+        uint32_t warmup_flushes
+        uint32_t stale_flushes
+        uint32_t failure_backoff_threshold
+        uint32_t failure_backoff_pct
+
+    cdef cppclass CConfig "timelog::Config":
+        CMaintenanceMode maintenance
+        uint64_t memtable_max_bytes
+        uint64_t ooo_budget_bytes
+        uint32_t sealed_max_runs
+        uint32_t sealed_wait_ms
+        uint32_t maintenance_wakeup_ms
+        uint64_t target_page_bytes
+        uint32_t max_delta_segments
+        int64_t window_size
+        int64_t window_origin
+        double delete_debt_threshold
+        CCompactionConfig compaction
+        CAdaptiveConfig adaptive
+        CDropFn on_drop
+        void* drop_ctx
+
+    cdef cppclass CStats "timelog::Stats":
+        uint64_t segments_l0
+        uint64_t segments_l1
+        uint64_t windows_l1
+        uint64_t pages_total
+        uint64_t records_estimate
+        uint64_t records_physical
+        optional[int64_t] min_ts
+        optional[int64_t] max_ts
+        uint64_t tombstone_count
+        uint64_t engine_bytes
+        int64_t window_size
+        uint64_t active_records
+        uint64_t ooo_records
+        uint64_t sealed_runs
+        uint64_t seals_total
+        uint64_t ooo_budget_hits
+        uint64_t backpressure_waits
+        uint64_t flushes_total
+        uint64_t compactions_total
+        uint64_t compaction_retries
+        uint64_t windows_dropped
+        uint64_t records_dropped
+
+    cdef cppclass CPageSpan "timelog::PageSpan":
+        const int64_t* ts
+        const uint64_t* handles
+        size_t size
+        # `owner` (std::shared_ptr<const void>) keeps the page alive; it is
+        # copied along with the struct and never touched directly.
+
+    cdef cppclass CCursor "timelog::Cursor":
+        size_t Next(CRecord* out, size_t cap) except +_translate_cpp_exception
+        uint64_t Remaining() const
+
+    cdef cppclass CSnapshot "timelog::Snapshot":
+        uint64_t Count(int64_t lo, int64_t hi) except +_translate_cpp_exception const
+        cbool Empty() except +_translate_cpp_exception const
+        optional[int64_t] Ceil(int64_t t) except +_translate_cpp_exception const
+        optional[int64_t] Floor(int64_t t) except +_translate_cpp_exception const
+        optional[int64_t] MinTs() except +_translate_cpp_exception const
+        optional[int64_t] MaxTs() except +_translate_cpp_exception const
+        cbool Contains(int64_t t) except +_translate_cpp_exception const
+        void Equal(int64_t t, vector[uint64_t]* out) except +_translate_cpp_exception const
+        unique_ptr[CCursor] Range(int64_t lo, int64_t hi, cbool reverse) except +_translate_cpp_exception const
+        vector[CPageSpan] PageSpans(int64_t lo, int64_t hi) except +_translate_cpp_exception const
+
+    cdef cppclass CEngine "timelog::Engine":
+        @staticmethod
+        unique_ptr[CEngine] Create(const CConfig& config) except +_translate_cpp_exception
+
+        CWriteResult Append(int64_t ts, uint64_t handle) except +_translate_cpp_exception
+        CWriteResult AppendBatch(const int64_t* ts, const uint64_t* handles, size_t n) except +_translate_cpp_exception
+        CWriteResult Delete(int64_t lo, int64_t hi) except +_translate_cpp_exception
+        CWriteResult Cutoff(int64_t t) except +_translate_cpp_exception
+
+        cbool UnderPressure() except +_translate_cpp_exception const
+        cbool WaitForRoom(uint32_t timeout_ms) except +_translate_cpp_exception
+
+        void Flush() except +_translate_cpp_exception
+        cbool MaintStep() except +_translate_cpp_exception
+        void Compact() except +_translate_cpp_exception
+        void StartMaintenance() except +_translate_cpp_exception
+        void StopMaintenance() except +_translate_cpp_exception
+        cbool MaintenanceRunning() except +_translate_cpp_exception const
+
+        shared_ptr[const CSnapshot] GetSnapshot() except +_translate_cpp_exception const
+        # One-shot reads on the current state (no snapshot allocation).
+        uint64_t Count(int64_t lo, int64_t hi) except +_translate_cpp_exception const
+        optional[int64_t] Ceil(int64_t t) except +_translate_cpp_exception const
+        optional[int64_t] Floor(int64_t t) except +_translate_cpp_exception const
+        cbool Contains(int64_t t) except +_translate_cpp_exception const
+        void Equal(int64_t t, vector[uint64_t]* out) except +_translate_cpp_exception const
+        CStats GetStats() except +_translate_cpp_exception const
+
+        void CollectHandles(vector[uint64_t]* out) except +_translate_cpp_exception
+
+        const CConfig& config() const
+
+    CConfig ValidateConfig(const CConfig& config) except +_translate_cpp_exception
+
+
+cdef extern from "timelog/retire_stack.h" namespace "timelog" nogil:
+    cdef cppclass CRetireStack "timelog::RetireStack":
+        CRetireStack() except +_translate_cpp_exception
+        cbool Push(const uint64_t* handles, size_t n) noexcept
+        cbool Push(uint64_t handle) noexcept
+        size_t PopBatch(vector[uint64_t]* out, size_t limit) except +_translate_cpp_exception
+        size_t queued() noexcept
+        uint64_t pushed_total() noexcept
+        uint64_t popped_total() noexcept
+        uint64_t alloc_failures() noexcept

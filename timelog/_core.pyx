@@ -1,0 +1,2037 @@
+# cython: language_level=3, binding=False, boundscheck=False, wraparound=False
+# cython: initializedcheck=False, cdivision=True, embedsignature=True
+# distutils: language = c++
+"""timelog._core: the Cython binding of the C++ timelog engine.
+
+Everything public is re-exported by the ``timelog`` package; see docs/api.md.
+
+How payloads are held
+---------------------
+The engine stores opaque 64-bit handles. A handle is the address of a Python
+object (``<uint64_t><PyObject*>obj``) and every stored record owns exactly one
+strong reference (one ``Py_INCREF`` when the record is committed).
+
+When maintenance physically removes records, the engine calls ``_on_drop`` on
+whatever thread did the work, without the GIL. ``_on_drop`` only pushes the
+handles onto the log's lock-free ``RetireStack``. Handles leave the stack only in
+``Timelog._drain`` (GIL held, no engine call in progress on this thread, never
+inside ``nogil``): bookkeeping first (``PopBatch`` into a local vector), then one
+``Py_DECREF`` each, so a payload ``__del__`` that re-enters the log is safe.
+
+Readers pin: every live iterator / span iterator / span counts in
+``Timelog._pins`` and opportunistic drains are skipped while ``_pins > 0``
+(an old snapshot may still expose a handle that a later compaction dropped).
+``close()`` invalidates every pin at once by bumping ``_epoch``; iterators check
+the log's state before they touch a handle.
+
+Writer serialisation
+--------------------
+The engine requires one writer at a time. Writer calls made with the GIL held
+are serialised by the GIL; the few that release it (flush, maintenance steps,
+backpressure waits, big batch commits, close teardown) set ``_wbusy`` first, and
+every writer path waits (GIL released) until ``_wbusy`` is clear before it
+touches the engine. ``close()`` waits the same way, so another thread can never
+destroy the engine under a ``nogil`` call.
+"""
+
+cimport cython
+from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES, PyBUF_WRITABLE,
+                             PyBuffer_Release,
+                             PyObject_CheckBuffer, PyObject_GetBuffer)
+from cpython.list cimport PyList_New
+from cpython.number cimport PyNumber_Index
+from cpython.object cimport PyObject
+from cpython.sequence cimport PySequence_Check, PySequence_Fast
+from cpython.slice cimport PySlice_Check
+from cpython.tuple cimport PyTuple_New
+from libc.math cimport isfinite
+from libc.stdint cimport (int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
+                           uint64_t)
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+from libcpp.memory cimport shared_ptr, unique_ptr
+from libcpp.optional cimport optional
+from libcpp.utility cimport move
+from libcpp.vector cimport vector
+from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
+from posix.unistd cimport usleep
+
+import operator as _operator
+import sys as _sys
+import warnings as _warnings
+from collections.abc import Mapping as _Mapping, Sequence as _Sequence
+
+
+# Raw CPython API on PyObject* (no automatic reference counting), for the
+# loops that must not pay for Cython's temporaries.
+cdef extern from "Python.h":
+    void _incref "Py_INCREF"(PyObject* o)
+    void _decref "Py_DECREF"(PyObject* o)
+    bint _PyLong_CheckExact "PyLong_CheckExact"(PyObject* o)
+    bint _PyTuple_CheckExact "PyTuple_CheckExact"(PyObject* o)
+    Py_ssize_t _PyTuple_GET_SIZE "PyTuple_GET_SIZE"(PyObject* o)
+    PyObject* _PyTuple_GET_ITEM "PyTuple_GET_ITEM"(PyObject* o, Py_ssize_t i)
+    void _PyTuple_SET_ITEM "PyTuple_SET_ITEM"(PyObject* o, Py_ssize_t i, PyObject* v)
+    void _PyList_SET_ITEM "PyList_SET_ITEM"(PyObject* o, Py_ssize_t i, PyObject* v)
+    Py_ssize_t _Fast_SIZE "PySequence_Fast_GET_SIZE"(PyObject* o)
+    PyObject* _Fast_ITEM "PySequence_Fast_GET_ITEM"(PyObject* o, Py_ssize_t i)
+    long long _PyLong_AsLongLongAndOverflow "PyLong_AsLongLongAndOverflow"(PyObject* o, int* overflow)
+    PyObject* _PyLong_FromLongLong "PyLong_FromLongLong"(long long v) except NULL
+
+
+__all__ = [
+    "Timelog", "TimelogError", "TimelogBusyError", "TimelogIter",
+    "PageSpan", "PageSpanIter", "PageSpanObjectsView",
+]
+
+# ----------------------------------------------------------------------------
+# Exceptions
+# ----------------------------------------------------------------------------
+
+
+class TimelogError(Exception):
+    """Base class of every timelog-specific error.
+
+    Raised for operations on a closed log (or on an iterator whose log was
+    closed), for ``maint_step()`` in background mode, for ``reopen()`` of an
+    open log, and for unexpected engine failures.
+
+    >>> from timelog import Timelog, TimelogError
+    >>> log = Timelog()
+    >>> log.close()
+    >>> try:
+    ...     log.append(1, "x")
+    ... except TimelogError as e:
+    ...     print(e)
+    Timelog is closed
+    """
+
+
+class TimelogBusyError(TimelogError):
+    """A write was committed, but the log is under backpressure.
+
+    Raised only with ``busy_policy="raise"``. The record (or tombstone) **was
+    committed**: nothing is rolled back and nothing must be retried.
+    ``committed`` is the number of records stored by the call that raised it
+    (1 for ``append``/``log[ts] = obj``, 0 for deletes, the whole input for
+    ``extend``). From ``flush()``/``maint_step()`` it would mean a publish
+    conflict (nothing lost, retry is safe); the current engine never reports one.
+    """
+
+    def __init__(self, *args, committed=None):
+        super().__init__(*args)
+        self.committed = committed
+
+
+TimelogError.__module__ = "timelog"
+TimelogBusyError.__module__ = "timelog"
+_set_error_class(TimelogError)
+
+# ----------------------------------------------------------------------------
+# Module constants and helpers
+# ----------------------------------------------------------------------------
+
+cdef object _MISSING = object()     # "argument not given" (None is a real value)
+cdef object _TOKEN = object()       # lets the module create iterators and spans
+
+cdef enum:
+    _ITER_BUF_MAX = 512             # records fetched per Cursor::Next call
+    _BIG_BATCH = 65536              # extend commits >= this many records with nogil, in chunks
+    _CHUNK = 65536
+
+cdef enum _Policy:
+    POLICY_RAISE = 0
+    POLICY_SILENT = 1
+    POLICY_FLUSH = 2
+
+_POLICIES = {"raise": POLICY_RAISE, "silent": POLICY_SILENT, "flush": POLICY_FLUSH}
+_UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+_WINDOW_DEFAULT = {"s": 3600, "ms": 3_600_000, "us": 3_600_000_000, "ns": 3_600_000_000_000}
+_MAINTENANCE = ("background", "disabled")
+
+_OPTION_NAMES = (
+    "time_unit", "maintenance", "busy_policy", "memtable_max_bytes", "ooo_budget_bytes",
+    "sealed_max_runs", "sealed_wait_ms", "maintenance_wakeup_ms", "target_page_bytes",
+    "max_delta_segments", "window_size", "window_origin", "delete_debt_threshold",
+    "drain_batch_limit", "compaction", "adaptive", "min_ts", "mostly_ordered_default",
+)
+_COMPACTION_KEYS = ("target_bytes", "max_inputs", "max_windows")
+_ADAPTIVE_KEYS = (
+    "target_records", "min_window", "max_window", "hysteresis_pct", "window_quantum",
+    "alpha", "warmup_flushes", "stale_flushes", "failure_backoff_threshold",
+    "failure_backoff_pct",
+)
+_ADAPTIVE_DEFAULT_TARGET = 100_000
+
+_U32 = 2**32 - 1
+_U64 = 2**64 - 1
+_I64_MIN = -(2**63)
+_I64_MAX = 2**63 - 1
+
+
+cdef void _on_drop(void* ctx, const uint64_t* handles, size_t n) noexcept nogil:
+    # Engine drop callback: any thread, no GIL, no engine lock. Never touches
+    # Python: the handles are queued and released later by a GIL-holding drain.
+    # If the stack cannot allocate its node, the references are leaked (never
+    # freed twice, never freed without the GIL); alloc_failures counts it.
+    if n != 0:
+        (<CRetireStack*>ctx).Push(handles, n)
+
+
+# --- timestamps -------------------------------------------------------------
+
+cdef int64_t _ts_overflow(object name) except? -1:
+    raise OverflowError(f"{name} does not fit in a signed 64-bit integer "
+                        f"(int64: -2**63 .. 2**63-1)")
+
+
+cdef inline bint _ts_exact(PyObject* o, int64_t* out) noexcept:
+    """Fast path of the timestamp conversion: an exact int that fits in int64.
+
+    Runs no Python code. Anything else (int subclasses, __index__ objects,
+    out-of-range ints, wrong types) goes to _ts_of_slow, which raises the
+    right error.
+    """
+    cdef int overflow = 0
+    if not _PyLong_CheckExact(o):
+        return False
+    out[0] = _PyLong_AsLongLongAndOverflow(o, &overflow)
+    return overflow == 0
+
+
+cdef int64_t _ts_of_slow(object o, object name) except? -1:
+    cdef int overflow = 0
+    cdef long long v
+    if isinstance(o, bool):
+        raise TypeError(f"{name} must be an int, not bool")
+    if isinstance(o, float):
+        raise TypeError(f"{name} must be an int, not {type(o).__name__}")
+    try:
+        i = PyNumber_Index(o)
+    except TypeError:
+        raise TypeError(f"{name} must be an int (or have __index__), "
+                        f"not {type(o).__name__}") from None
+    v = _PyLong_AsLongLongAndOverflow(<PyObject*>i, &overflow)
+    if overflow != 0:
+        return _ts_overflow(name)
+    return v
+
+
+cdef inline int64_t _ts_of(object o) except? -1:
+    """Convert a Python timestamp to int64: THE conversion used by every path.
+
+    Exact ints take the fast path (_ts_exact, also used directly by the extend
+    loops); bool and float raise TypeError; anything else goes through
+    __index__ (numpy integers); outside int64 raises OverflowError.
+    """
+    cdef int64_t v
+    if _ts_exact(<PyObject*>o, &v):
+        return v
+    return _ts_of_slow(o, "timestamp")
+
+
+cdef inline bint _is_slice(object o):
+    return PySlice_Check(o)
+
+
+cdef int _slice_bounds(object s, int64_t* lo, int64_t* hi) except -1:
+    """Half-open slice [start, stop) -> closed [lo, hi]; returns 1 if empty.
+
+    None bounds are unbounded and include INT64_MIN / INT64_MAX.
+    """
+    cdef slice sl = <slice>s
+    cdef object step = sl.step
+    cdef int64_t stop
+    if step is not None and not (type(step) is int and step == 1):
+        raise ValueError(f"slice step must be None or 1, not {step!r}")
+    lo[0] = kMinTs if sl.start is None else _ts_of(sl.start)
+    if sl.stop is None:
+        hi[0] = kMaxTs
+        return 0
+    stop = _ts_of(sl.stop)
+    if stop == kMinTs:
+        hi[0] = kMinTs
+        return 1
+    hi[0] = stop - 1
+    return 1 if lo[0] > hi[0] else 0
+
+
+cdef int _range_bounds(object t1, object t2, int64_t* lo, int64_t* hi) except -1:
+    """Half-open [t1, t2) with None = unbounded -> closed [lo, hi].
+
+    Returns 0 for a non-empty range, 1 for t1 == t2 (or stop == INT64_MIN),
+    2 for t1 > t2.
+    """
+    cdef int64_t stop
+    lo[0] = kMinTs if t1 is None else _ts_of(t1)
+    if t2 is None:
+        hi[0] = kMaxTs
+        return 0
+    stop = _ts_of(t2)
+    if lo[0] > stop:
+        return 2
+    if lo[0] == stop:
+        return 1
+    hi[0] = stop - 1
+    return 0
+
+
+cdef object _opt(optional[int64_t] v):
+    if v.has_value():
+        return v.value()
+    return None
+
+
+# --- options ----------------------------------------------------------------
+
+def _opt_int(name, value, lo, hi, accepted):
+    """Validate an integer option: bool and float are not ints."""
+    if isinstance(value, (bool, float)) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"{name} must be an int ({accepted}), not {type(value).__name__}")
+    value = _operator.index(value)
+    if value < lo or value > hi:
+        raise ValueError(f"{name} must be {accepted}; got {value}")
+    return value
+
+
+def _opt_float(name, value, accepted, lo_open=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a float ({accepted}), not {type(value).__name__}")
+    value = float(value)
+    lo_ok = value > 0.0 if lo_open else value >= 0.0
+    if not (isfinite(value) and lo_ok and value <= 1.0):
+        raise ValueError(f"{name} must be {accepted}; got {value!r}")
+    return value
+
+
+def _opt_choice(name, value, choices):
+    accepted = ", ".join(repr(c) for c in choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, one of {accepted}; not {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {accepted}; got {value!r}")
+    return value
+
+
+def _opt_dict(name, value, keys):
+    if value is None:
+        return None
+    if not isinstance(value, _Mapping):
+        raise TypeError(f"{name} must be a dict or None, not {type(value).__name__}")
+    out = {}
+    for k, v in value.items():
+        if k not in keys:
+            raise ValueError(f"{name}: unknown key {k!r}; accepted keys: {', '.join(keys)}")
+        out[k] = v
+    return out
+
+
+cdef int _fill_config(dict o, CConfig* c) except -1:
+    """Validate normalised options `o` (a copy) and fill `c`. Rewrites `o` in place."""
+    unit = _opt_choice("time_unit", o.get("time_unit", "ms"), tuple(_UNIT_NS))
+    o["time_unit"] = unit
+    mode = _opt_choice("maintenance", o.get("maintenance", "background"), _MAINTENANCE)
+    o["maintenance"] = mode
+    o["busy_policy"] = _opt_choice("busy_policy", o.get("busy_policy", "raise"), tuple(_POLICIES))
+    c.maintenance = CMaintenanceMode.kBackground if mode == "background" else CMaintenanceMode.kDisabled
+
+    nonneg64 = "a non-negative int in bytes, 0 = default"
+    c.memtable_max_bytes = _opt_int("memtable_max_bytes", o.get("memtable_max_bytes", 0), 0, _U64, nonneg64)
+    c.ooo_budget_bytes = _opt_int("ooo_budget_bytes", o.get("ooo_budget_bytes", 0), 0, _U64, nonneg64)
+    c.sealed_max_runs = _opt_int("sealed_max_runs", o.get("sealed_max_runs", 0), 0, _U32,
+                                 "an int in [0, 2**32-1], 0 = default (4)")
+    c.sealed_wait_ms = _opt_int("sealed_wait_ms", o.get("sealed_wait_ms", 100), 0, _U32,
+                                "an int in [0, 2**32-1] milliseconds, 0 = no wait")
+    c.maintenance_wakeup_ms = _opt_int("maintenance_wakeup_ms", o.get("maintenance_wakeup_ms", 0),
+                                       0, _U32, "an int in [0, 2**32-1] milliseconds, 0 = default (100)")
+    tpb = _opt_int("target_page_bytes", o.get("target_page_bytes", 0), 0, _U64,
+                   f"0 (default) or an int >= {kMinPageBytes} bytes")
+    if tpb != 0 and tpb < kMinPageBytes:
+        raise ValueError(f"target_page_bytes must be 0 (default) or an int >= {kMinPageBytes} bytes; got {tpb}")
+    c.target_page_bytes = tpb
+    c.max_delta_segments = _opt_int("max_delta_segments", o.get("max_delta_segments", 0), 0, _U32,
+                                    "an int in [0, 2**32-1], 0 = default (8)")
+    ws = o.get("window_size")
+    if ws is None:
+        c.window_size = _WINDOW_DEFAULT[unit]
+    else:
+        c.window_size = _opt_int("window_size", ws, 1, _I64_MAX,
+                                 f"a positive int in time_unit ({unit}), or None for 1 hour")
+    c.window_origin = _opt_int("window_origin", o.get("window_origin", 0), _I64_MIN, _I64_MAX,
+                               "an int64 timestamp")
+    c.delete_debt_threshold = _opt_float("delete_debt_threshold", o.get("delete_debt_threshold", 0.0),
+                                         "a number in [0.0, 1.0], 0.0 = off")
+
+    comp = _opt_dict("compaction", o.get("compaction"), _COMPACTION_KEYS)
+    o["compaction"] = comp
+    if comp is not None:
+        c.compaction.target_bytes = _opt_int("compaction['target_bytes']", comp.get("target_bytes", 0),
+                                             0, _U64, "a non-negative int, 0 = unlimited")
+        c.compaction.max_inputs = _opt_int("compaction['max_inputs']", comp.get("max_inputs", 0),
+                                           0, _U32, "an int in [0, 2**32-1], 0 = unlimited")
+        c.compaction.max_windows = _opt_int("compaction['max_windows']", comp.get("max_windows", 0),
+                                            0, _U32, "an int in [0, 2**32-1], 0 = unlimited")
+
+    ad = _opt_dict("adaptive", o.get("adaptive"), _ADAPTIVE_KEYS)
+    o["adaptive"] = ad
+    if ad is not None:
+        c.adaptive.enabled = True
+        c.adaptive.target_records = _opt_int(
+            "adaptive['target_records']", ad.get("target_records", _ADAPTIVE_DEFAULT_TARGET),
+            1, _U64, "a positive int")
+        c.adaptive.min_window = _opt_int("adaptive['min_window']", ad.get("min_window", 0),
+                                         0, _I64_MAX, "a non-negative int, 0 = no clamp")
+        c.adaptive.max_window = _opt_int("adaptive['max_window']", ad.get("max_window", 0),
+                                         0, _I64_MAX, "a non-negative int, 0 = no clamp")
+        c.adaptive.hysteresis_pct = _opt_int("adaptive['hysteresis_pct']", ad.get("hysteresis_pct", 10),
+                                             0, 100, "an int in [0, 100]")
+        c.adaptive.window_quantum = _opt_int("adaptive['window_quantum']", ad.get("window_quantum", 0),
+                                             0, _I64_MAX, "a non-negative int, 0 = none")
+        c.adaptive.alpha = _opt_float("adaptive['alpha']", ad.get("alpha", 0.2),
+                                      "a number in (0.0, 1.0]", lo_open=True)
+        c.adaptive.warmup_flushes = _opt_int("adaptive['warmup_flushes']", ad.get("warmup_flushes", 2),
+                                             0, _U32, "an int in [0, 2**32-1]")
+        c.adaptive.stale_flushes = _opt_int("adaptive['stale_flushes']", ad.get("stale_flushes", 0),
+                                            0, _U32, "an int in [0, 2**32-1], 0 = never")
+        c.adaptive.failure_backoff_threshold = _opt_int(
+            "adaptive['failure_backoff_threshold']", ad.get("failure_backoff_threshold", 0),
+            0, _U32, "an int in [0, 2**32-1], 0 = off")
+        c.adaptive.failure_backoff_pct = _opt_int(
+            "adaptive['failure_backoff_pct']", ad.get("failure_backoff_pct", 0),
+            0, 1000, "an int in [0, 1000]")
+
+    o["drain_batch_limit"] = _opt_int("drain_batch_limit", o.get("drain_batch_limit", 0), 0, _U64,
+                                      "a non-negative int, 0 = unlimited")
+    mts = o.get("min_ts")
+    if mts is not None:
+        if isinstance(mts, (bool, float)) or not hasattr(type(mts), "__index__"):
+            raise TypeError(f"min_ts must be an int64 timestamp or None, not {type(mts).__name__}")
+        mts = _operator.index(mts)
+        if mts < _I64_MIN or mts > _I64_MAX:
+            raise OverflowError("min_ts must be an int64 timestamp (-2**63 .. 2**63-1) or None; "
+                                "the value does not fit")
+        o["min_ts"] = mts
+    mod = o.get("mostly_ordered_default", True)
+    if not isinstance(mod, bool):
+        raise TypeError(f"mostly_ordered_default must be a bool, not {type(mod).__name__}")
+    return 0
+
+
+# ----------------------------------------------------------------------------
+# Timelog
+# ----------------------------------------------------------------------------
+
+cdef class TimelogIter
+cdef class PageSpanIter
+cdef class PageSpan
+
+
+cdef class Timelog:
+    """In-memory multimap from int64 timestamps to Python objects.
+
+    Objects are stored by reference (one strong reference per record) and come
+    back identical. Reads return records in timestamp order, equal timestamps in
+    insertion order, from a snapshot taken when the read starts. Ranges are
+    half-open ``[t1, t2)``; a ``None`` bound is unbounded and includes the
+    extreme timestamps ``-2**63`` and ``2**63 - 1``.
+
+    All options are keyword-only; see docs/api.md for the full table.
+
+    >>> from timelog import Timelog
+    >>> with Timelog(maintenance="disabled") as log:
+    ...     log.append(10, "a")
+    ...     log[5] = "b"
+    ...     log.extend([(7, "c"), (10, "d")])
+    ...     print(list(log))
+    ...     print(log[10], len(log), list(log[6:10]))
+    [(5, 'b'), (7, 'c'), (10, 'a'), (10, 'd')]
+    ['a', 'd'] 4 [(7, 'c')]
+    """
+
+    cdef unique_ptr[CEngine] _engine
+    cdef CRetireStack* _retired      # owned; outlives every engine of this object
+    cdef bint _closed
+    cdef bint _wbusy                 # a nogil writer call is in progress
+    cdef bint _background            # current maintenance mode
+    cdef int _policy
+    cdef int64_t _unit_div
+    cdef uint32_t _sealed_wait_ms
+    cdef size_t _drain_limit
+    cdef bint _has_min_ts
+    cdef int64_t _min_ts
+    cdef bint _mostly_ordered_default
+    cdef Py_ssize_t _pins
+    cdef uint64_t _epoch             # bumped by close(): invalidates older pins/iterators
+    cdef uint64_t _drained
+    cdef dict _options               # options as given (for reopen)
+    cdef str _unit
+    cdef object __weakref__
+
+    def __cinit__(self, *args, **kwargs):
+        self._retired = new CRetireStack()
+        self._closed = True          # until __init__ has built an engine
+        self._unit = "ms"
+        self._policy = POLICY_RAISE
+        self._options = {}
+
+    def __init__(self, **options):
+        if self._engine.get() != NULL:
+            raise TimelogError("Timelog is already initialised")
+        self._configure(options)
+
+    cdef int _configure(self, dict options) except -1:
+        cdef CConfig cfg
+        cdef unique_ptr[CEngine] eng
+        for name in options:
+            if name not in _OPTION_NAMES:
+                raise TypeError(f"Timelog() got an unexpected keyword argument {name!r}")
+        given = dict(options)
+        o = dict(options)
+        _fill_config(o, &cfg)
+        cfg.on_drop = _on_drop
+        cfg.drop_ctx = <void*>self._retired
+        eng = move(CEngine.Create(cfg))
+        if o.get("min_ts") is not None:
+            eng.get().Cutoff(<int64_t>o["min_ts"])
+            self._has_min_ts = True
+            self._min_ts = o["min_ts"]
+        else:
+            self._has_min_ts = False
+            self._min_ts = kMinTs
+        # Keep what the user gave (normalised copies of the dicts) for reopen().
+        for k in ("compaction", "adaptive"):
+            if k in given:
+                given[k] = o[k]
+        self._options = given
+        self._unit = o["time_unit"]
+        self._unit_div = _UNIT_NS[self._unit]
+        self._background = o["maintenance"] == "background"
+        self._policy = _POLICIES[o["busy_policy"]]
+        self._sealed_wait_ms = cfg.sealed_wait_ms
+        self._drain_limit = o["drain_batch_limit"]
+        self._mostly_ordered_default = o.get("mostly_ordered_default", True)
+        self._pins = 0
+        self._epoch += 1
+        self._engine.swap(eng)
+        self._closed = False
+        return 0
+
+    # ------------------------------------------------------------ presets
+
+    @classmethod
+    def for_streaming(cls, **overrides):
+        """Preset for continuous ingest: background maintenance, ``busy_policy="flush"``.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog.for_streaming(time_unit="us")
+        >>> log.maintenance_mode, log.busy_policy, log.time_unit
+        ('background', 'flush', 'us')
+        >>> log.close()
+        """
+        opts = {"maintenance": "background", "busy_policy": "flush"}
+        opts.update(overrides)
+        return cls(**opts)
+
+    @classmethod
+    def for_bulk_ingest(cls, **overrides):
+        """Preset for loading a lot of data: no worker, ``"flush"`` policy, 16 MiB memtable.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog.for_bulk_ingest()
+        >>> log.maintenance_mode, log.busy_policy
+        ('disabled', 'flush')
+        >>> log.close()
+        """
+        opts = {"maintenance": "disabled", "busy_policy": "flush",
+                "memtable_max_bytes": 16 << 20}
+        opts.update(overrides)
+        return cls(**opts)
+
+    @classmethod
+    def for_low_latency(cls, **overrides):
+        """Preset for latency-sensitive writers: background, ``"raise"``, 256 KiB memtable,
+        ``sealed_wait_ms=0`` (a write never waits for room).
+
+        >>> from timelog import Timelog
+        >>> log = Timelog.for_low_latency()
+        >>> log.maintenance_mode, log.busy_policy
+        ('background', 'raise')
+        >>> log.close()
+        """
+        opts = {"maintenance": "background", "busy_policy": "raise",
+                "memtable_max_bytes": 256 << 10, "sealed_wait_ms": 0}
+        opts.update(overrides)
+        return cls(**opts)
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def closed(self):
+        """``True`` once ``close()`` has run (or if construction failed)."""
+        return self._closed
+
+    @property
+    def time_unit(self):
+        """Unit of auto-timestamps and of the default window: ``"s"``, ``"ms"``, ``"us"`` or ``"ns"``."""
+        return self._unit
+
+    @property
+    def maintenance_mode(self):
+        """``"background"`` while the worker thread runs, else ``"disabled"``."""
+        return "background" if self._background else "disabled"
+
+    @property
+    def busy_policy(self):
+        """What a write does under backpressure: ``"raise"``, ``"silent"`` or ``"flush"``."""
+        return ("raise", "silent", "flush")[self._policy]
+
+    @property
+    def retired_queue_len(self):
+        """Payload references dropped by maintenance and not yet released (drained)."""
+        return self._retired.queued()
+
+    @property
+    def alloc_failures(self):
+        """Drop notifications that could not be queued (their references are leaked, never freed twice)."""
+        return self._retired.alloc_failures()
+
+    def __repr__(self):
+        if self._closed:
+            return f"<timelog.Timelog closed time_unit={self._unit!r}>"
+        return (f"<timelog.Timelog records={len(self)} time_unit={self._unit!r} "
+                f"maintenance={self.maintenance_mode!r} busy_policy={self.busy_policy!r}>")
+
+    # ------------------------------------------------------------ internals
+
+    cdef int _raise_closed(self) except -1:
+        raise TimelogError("Timelog is closed")
+
+    cdef inline CEngine* _reader(self) except NULL:
+        if self._closed:
+            self._raise_closed()
+        return self._engine.get()
+
+    cdef int _writer_wait(self) except -1:
+        # Another thread is inside a nogil engine call: wait for it with the
+        # GIL released, then re-check everything (it may have closed the log).
+        while self._wbusy:
+            with nogil:
+                usleep(50)
+        if self._closed:
+            self._raise_closed()
+        return 0
+
+    cdef inline CEngine* _writer(self) except NULL:
+        if self._wbusy or self._closed:
+            self._writer_wait()
+        return self._engine.get()
+
+    cdef int _drain(self, bint force) except -1:
+        """Release up to drain_batch_limit retired references (all if force)."""
+        cdef vector[uint64_t] batch
+        cdef size_t n, i
+        if self._retired.queued() == 0:
+            return 0
+        n = self._retired.PopBatch(&batch, 0 if force else self._drain_limit)
+        self._drained += n            # bookkeeping before any __del__ can run
+        for i in range(n):
+            _decref(<PyObject*>batch[i])
+        return 0
+
+    cdef inline int _maybe_drain(self) except -1:
+        if self._pins == 0 and not self._closed and self._retired.queued() > 0:
+            self._drain(False)
+        return 0
+
+    cdef void _unpin(self, uint64_t epoch) noexcept:
+        # Called by iterators/spans releasing their pin. Pins of a previous
+        # engine (before close/reopen) are void.
+        if epoch != self._epoch or self._closed or self._pins <= 0:
+            return
+        self._pins -= 1
+        if self._pins == 0 and self._retired.queued() > 0:
+            try:
+                self._drain(False)
+            except BaseException:
+                pass
+
+    cdef int _nogil_flush(self) except -1:
+        cdef CEngine* eng = self._engine.get()
+        self._wbusy = True
+        try:
+            with nogil:
+                eng.Flush()
+        finally:
+            self._wbusy = False
+        return 0
+
+    cdef int _after_write(self, CWriteResult r, Py_ssize_t committed) except -1:
+        """Busy policy (SPEC §5) and opportunistic drain after a committed write."""
+        cdef CEngine* eng
+        cdef bint busy = r == CWriteResult.kBusy
+        cdef bint room = False
+        cdef uint32_t ms = self._sealed_wait_ms
+        if busy:
+            eng = self._engine.get()
+            if self._background and ms > 0:
+                self._wbusy = True
+                try:
+                    with nogil:
+                        room = eng.WaitForRoom(ms)
+                finally:
+                    self._wbusy = False
+                busy = not room
+            if busy and self._policy == POLICY_FLUSH:
+                self._nogil_flush()
+                busy = False
+        self._maybe_drain()
+        if busy and self._policy == POLICY_RAISE:
+            raise TimelogBusyError(
+                "write committed, but the log is under backpressure "
+                "(sealed runs waiting for flush are at sealed_max_runs)",
+                committed=committed)
+        return 0
+
+    cdef inline int64_t _now(self) noexcept:
+        cdef timespec tsp
+        clock_gettime(CLOCK_REALTIME, &tsp)
+        return (<int64_t>tsp.tv_sec * 1000000000 + tsp.tv_nsec) // self._unit_div
+
+    cdef int _append1(self, int64_t t, object obj) except -1:
+        cdef CEngine* eng = self._writer()
+        cdef CWriteResult r
+        if self._has_min_ts and t < self._min_ts:
+            raise ValueError(f"timestamp {t} is below min_ts={self._min_ts}")
+        r = eng.Append(t, <uint64_t><PyObject*>obj)
+        _incref(<PyObject*>obj)      # the record's reference; nothing ran in between
+        if r != CWriteResult.kOk or (self._pins == 0 and self._retired.queued() > 0):
+            self._after_write(r, 1)
+        return 0
+
+    cdef int _delete_closed(self, int64_t lo, int64_t hi) except -1:
+        cdef CEngine* eng = self._writer()
+        cdef CWriteResult r = eng.Delete(lo, hi)
+        self._after_write(r, 0)
+        return 0
+
+    cdef TimelogIter _iter(self, int64_t lo, int64_t hi, bint empty, bint reverse):
+        cdef CEngine* eng
+        cdef shared_ptr[const CSnapshot] snap
+        self._reader()
+        # Allocate first: an allocation may run finalizers that close the log,
+        # so the engine pointer is fetched afterwards.
+        cdef TimelogIter it = TimelogIter.__new__(TimelogIter, _TOKEN)
+        eng = self._reader()
+        it._log = self
+        it._epoch = self._epoch
+        if empty:
+            it._closed = True
+            return it
+        snap = eng.GetSnapshot()
+        it._cursor = move(snap.get().Range(lo, hi, reverse))
+        if it._cursor.get().Remaining() == 0:
+            it._cursor.reset()
+            it._closed = True
+            return it
+        self._pins += 1
+        it._pinned = True
+        return it
+
+    cdef list _at(self, int64_t t):
+        cdef CEngine* eng = self._reader()
+        cdef vector[uint64_t] hs
+        cdef size_t i, n
+        cdef PyObject* o
+        cdef uint64_t epoch = self._epoch
+        cdef list out
+        # Pin while the handles are held without references: PyList_New may
+        # run a collection, and a finalizer may write to the log and drain.
+        self._pins += 1
+        try:
+            eng.Equal(t, &hs)
+            n = hs.size()
+            out = PyList_New(n)
+            if self._closed or self._epoch != epoch:
+                raise TimelogError("Timelog was closed during the read")
+            for i in range(n):
+                o = <PyObject*>hs[i]
+                _incref(o)
+                _PyList_SET_ITEM(<PyObject*>out, i, o)
+        finally:
+            self._unpin(epoch)
+        return out
+
+    # ------------------------------------------------------------ writes
+
+    def append(self, a, b=_MISSING, *, ts=_MISSING):
+        """Store one record: ``append(obj)``, ``append(obj, ts=T)`` or ``append(ts, obj)``.
+
+        Without a timestamp the record gets ``time.time_ns() // unit`` of the log's
+        ``time_unit``. Timestamps are ints (or objects with ``__index__``, like numpy
+        integers) in int64; bool and float raise ``TypeError``, out of range raises
+        ``OverflowError``, below ``min_ts`` raises ``ValueError``. Under backpressure
+        the record is committed and the busy policy applies (SPEC §5).
+
+        Runtime complexity: amortised O(1) for in-order timestamps.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.append(20, "b")
+        >>> log.append("a", ts=10)
+        >>> list(log)
+        [(10, 'a'), (20, 'b')]
+        >>> log.close()
+        """
+        cdef int64_t t
+        if b is _MISSING:
+            t = self._now() if ts is _MISSING else _ts_of(ts)
+            self._append1(t, a)
+        else:
+            if ts is not _MISSING:
+                raise TypeError("append() takes append(ts, obj) or append(obj, ts=ts), not both")
+            t = _ts_of(a)
+            self._append1(t, b)
+
+    def __setitem__(self, key, value):
+        """``log[ts] = obj`` is ``log.append(ts, obj)`` (it adds, it never replaces)."""
+        if _is_slice(key):
+            raise TypeError("slice assignment is not supported; use extend()")
+        self._append1(_ts_of(key), value)
+
+    def extend(self, data, objects=_MISSING, *, mostly_ordered=None, bint insert_on_error=False):
+        """Store many records: ``extend(pairs)`` or ``extend(timestamps, objects)``.
+
+        ``pairs`` is any iterable of 2-item sequences ``(ts, obj)`` (generators are
+        consumed first); the column form takes two sequences of equal length
+        (lists, tuples, ranges, numpy integer arrays).
+
+        The whole input is validated before anything is stored: a bad timestamp,
+        a malformed item or a length mismatch raises ``TypeError`` /
+        ``ValueError`` / ``OverflowError`` and stores nothing.
+        ``insert_on_error=True`` skips bad items instead. Then everything is
+        committed in one engine call (large batches with the GIL released); under
+        backpressure ``extend`` still commits the whole input, and with
+        ``busy_policy="raise"`` raises ``TimelogBusyError`` once at the end, with
+        ``committed`` set. ``mostly_ordered`` is a hint and may be ignored.
+
+        Runtime complexity: O(n) plus O(k log k) for k out-of-order records.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(3, "c"), (1, "a")])
+        >>> log.extend([2, 4], ["b", "d"])
+        >>> [obj for ts, obj in log]
+        ['a', 'b', 'c', 'd']
+        >>> log.extend([(5, "e"), (5.5, "bad")])
+        Traceback (most recent call last):
+          ...
+        TypeError: timestamp must be an int, not float
+        >>> len(log)
+        4
+        >>> log.close()
+        """
+        cdef vector[int64_t] tsv
+        cdef vector[uint64_t] hv
+        self._writer()
+        try:
+            if objects is _MISSING:
+                self._collect_pairs(data, &tsv, &hv, not insert_on_error)
+            else:
+                self._collect_columns(data, objects, &tsv, &hv, not insert_on_error)
+            # Conversion may have run Python code (__index__, generators, GC):
+            # the log may have been closed or be busy in another thread.
+            self._writer()
+        except BaseException:
+            _decref_all(&hv, 0)
+            raise
+        self._commit(&tsv, &hv)
+
+    cdef int _collect_pairs(self, object pairs, vector[int64_t]* tsv, vector[uint64_t]* hv,
+                            bint strict) except -1:
+        cdef object seq = PySequence_Fast(
+            pairs, "extend() needs an iterable of (timestamp, object) pairs")
+        cdef PyObject* s = <PyObject*>seq
+        cdef PyObject* item
+        cdef PyObject* t
+        cdef PyObject* o
+        cdef Py_ssize_t i = 0
+        cdef int64_t v
+        cdef bint guard = self._has_min_ts
+        cdef int64_t lo = self._min_ts
+        tsv.reserve(_Fast_SIZE(s))
+        hv.reserve(_Fast_SIZE(s))
+        while i < _Fast_SIZE(s):   # re-read: Python code in the slow path may resize a list
+            item = _Fast_ITEM(s, i)
+            if (_PyTuple_CheckExact(item) and _PyTuple_GET_SIZE(item) == 2
+                    and _ts_exact(_PyTuple_GET_ITEM(item, 0), &v)
+                    and not (guard and v < lo)):
+                o = _PyTuple_GET_ITEM(item, 1)
+                tsv.push_back(v)
+                hv.push_back(<uint64_t>o)
+                _incref(o)
+                i += 1
+                continue
+            self._pair_slow(<object>item, tsv, hv, strict)
+            i += 1
+        return 0
+
+    cdef int _pair_slow(self, object item, vector[int64_t]* tsv, vector[uint64_t]* hv,
+                        bint strict) except -1:
+        cdef int64_t v
+        cdef Py_ssize_t n
+        try:
+            if isinstance(item, (str, bytes, bytearray)) or not PySequence_Check(item):
+                raise TypeError("extend() items must be (timestamp, object) pairs, "
+                                f"not {type(item).__name__}")
+            n = len(item)
+            if n != 2:
+                raise ValueError("extend() items must be (timestamp, object) pairs; "
+                                 f"got a {type(item).__name__} of length {n}")
+            t = item[0]
+            o = item[1]
+            v = _ts_of(t)
+            if self._has_min_ts and v < self._min_ts:
+                raise ValueError(f"timestamp {v} is below min_ts={self._min_ts}")
+        except (TypeError, ValueError, OverflowError):
+            if strict:
+                raise
+            return 0
+        tsv.push_back(v)
+        hv.push_back(<uint64_t><PyObject*>o)
+        _incref(<PyObject*>o)
+        return 0
+
+    cdef int _collect_columns(self, object tss, object objs, vector[int64_t]* tsv,
+                              vector[uint64_t]* hv, bint strict) except -1:
+        cdef object oseq = PySequence_Fast(
+            objs, "extend(timestamps, objects): objects must be a sequence")
+        cdef PyObject* os = <PyObject*>oseq
+        cdef PyObject* s
+        cdef PyObject* o
+        cdef vector[uint8_t] keep
+        cdef Py_ssize_t i, n
+        cdef int64_t v
+        cdef bint ok
+        cdef bint guard = self._has_min_ts
+        cdef int64_t lo = self._min_ts
+        cdef int handled = 0
+        if PyObject_CheckBuffer(tss) and not isinstance(tss, (bytes, bytearray, str)):
+            handled = _ts_from_buffer(tss, _Fast_SIZE(os), tsv)
+        if handled:
+            n = tsv.size()
+            if guard or not strict:
+                keep.assign(n, 1)
+                for i in range(n):
+                    if guard and tsv[0][i] < lo:
+                        if strict:
+                            raise ValueError(f"timestamp {tsv[0][i]} is below min_ts={lo}")
+                        keep[i] = 0
+        else:
+            seq = PySequence_Fast(tss, "extend(timestamps, objects): timestamps must be a sequence")
+            s = <PyObject*>seq
+            n = _Fast_SIZE(s)
+            if n != _Fast_SIZE(os):
+                raise ValueError(f"extend(timestamps, objects): length mismatch "
+                                 f"({n} timestamps, {_Fast_SIZE(os)} objects)")
+            tsv.reserve(n)
+            if not strict:
+                keep.assign(n, 1)
+            i = 0
+            while i < n and i < _Fast_SIZE(s):
+                ok = True
+                t = _Fast_ITEM(s, i)
+                if not _ts_exact(t, &v):
+                    try:
+                        v = _ts_of(<object>t)
+                    except (TypeError, ValueError, OverflowError):
+                        if strict:
+                            raise
+                        v = 0
+                        ok = False
+                if ok and guard and v < lo:
+                    if strict:
+                        raise ValueError(f"timestamp {v} is below min_ts={lo}")
+                    ok = False
+                if not ok:
+                    keep[i] = 0
+                tsv.push_back(v)
+                i += 1
+            n = tsv.size()
+        # Everything validated; take the references. No Python code runs below,
+        # but conversions above might have resized the objects list.
+        if n != _Fast_SIZE(os):
+            raise ValueError(f"extend(timestamps, objects): length mismatch "
+                             f"({n} timestamps, {_Fast_SIZE(os)} objects)")
+        hv.reserve(n)
+        if keep.size() == 0:
+            for i in range(n):
+                o = _Fast_ITEM(os, i)
+                hv.push_back(<uint64_t>o)
+                _incref(o)
+        else:
+            # Compact the timestamps of the kept items in place.
+            v = 0
+            for i in range(n):
+                if keep[i]:
+                    o = _Fast_ITEM(os, i)
+                    tsv[0][v] = tsv[0][i]
+                    hv.push_back(<uint64_t>o)
+                    _incref(o)
+                    v += 1
+            tsv.resize(v)
+        return 0
+
+    cdef int _commit(self, vector[int64_t]* tsv, vector[uint64_t]* hv) except -1:
+        """Commit validated records whose references are already taken."""
+        cdef size_t n = hv.size()
+        cdef size_t done = 0, chunk
+        cdef CEngine* eng = self._engine.get()
+        cdef CWriteResult r = CWriteResult.kOk
+        cdef bint wait = self._background and self._sealed_wait_ms > 0
+        cdef bint flush = self._policy == POLICY_FLUSH
+        cdef uint32_t ms = self._sealed_wait_ms
+        if n == 0:
+            self._maybe_drain()
+            return 0
+        if n < _BIG_BATCH:
+            try:
+                r = eng.AppendBatch(tsv.data(), hv.data(), n)
+            except BaseException:
+                _decref_all(hv, 0)
+                raise
+        else:
+            self._wbusy = True
+            try:
+                with nogil:
+                    while done < n:
+                        chunk = n - done
+                        if chunk > _CHUNK:
+                            chunk = _CHUNK
+                        r = eng.AppendBatch(tsv.data() + done, hv.data() + done, chunk)
+                        done += chunk
+                        if r == CWriteResult.kBusy and done < n:
+                            # Make room between chunks per policy; the rest is
+                            # committed whatever happens.
+                            if wait:
+                                eng.WaitForRoom(ms)
+                            if flush and eng.UnderPressure():
+                                eng.Flush()
+            except BaseException:
+                self._wbusy = False
+                _decref_all(hv, done)
+                raise
+            finally:
+                self._wbusy = False
+        self._after_write(r, n)
+        return 0
+
+    # ------------------------------------------------------------ deletes
+
+    def delete(self, t1, t2=_MISSING):
+        """``delete(ts)`` hides the records at ``ts``; ``delete(t1, t2)`` hides ``[t1, t2)``.
+
+        Deletes are sequenced: records written later are not affected. ``None``
+        bounds are unbounded (extremes included). ``t1 > t2`` raises
+        ``ValueError``; ``t1 == t2`` is a no-op.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (3, "c"), (4, "d")])
+        >>> log.delete(1)
+        >>> log.delete(3, None)
+        >>> list(log)
+        [(2, 'b')]
+        >>> log.close()
+        """
+        cdef int64_t lo, hi
+        cdef int kind
+        if t2 is _MISSING:
+            lo = _ts_of(t1)
+            self._delete_closed(lo, lo)
+            return
+        kind = _range_bounds(t1, t2, &lo, &hi)
+        if kind == 2:
+            raise ValueError(f"delete(t1, t2) needs t1 <= t2; got t1={t1!r} > t2={t2!r}")
+        if kind == 1:
+            self._writer()
+            return
+        self._delete_closed(lo, hi)
+
+    def __delitem__(self, key):
+        """``del log[ts]`` (point) or ``del log[t1:t2]`` (half-open, None = unbounded)."""
+        cdef int64_t lo, hi
+        cdef int kind
+        if _is_slice(key):
+            sl = <slice>key
+            step = sl.step
+            if step is not None and not (type(step) is int and step == 1):
+                raise ValueError(f"slice step must be None or 1, not {step!r}")
+            kind = _range_bounds(sl.start, sl.stop, &lo, &hi)
+            if kind == 2:
+                raise ValueError(f"del log[t1:t2] needs t1 <= t2; got {sl.start!r} > {sl.stop!r}")
+            if kind == 1:
+                self._writer()
+                return
+            self._delete_closed(lo, hi)
+        else:
+            lo = _ts_of(key)
+            self._delete_closed(lo, lo)
+
+    def cutoff(self, ts):
+        """Delete every record with a timestamp ``< ts`` (written so far).
+
+        Maintenance can then drop whole windows below ``ts`` cheaply.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (5, "b"), (9, "c")])
+        >>> log.cutoff(5)
+        >>> list(log)
+        [(5, 'b'), (9, 'c')]
+        >>> log.close()
+        """
+        cdef int64_t t = _ts_of(ts)
+        cdef CEngine* eng = self._writer()
+        cdef CWriteResult r = eng.Cutoff(t)
+        self._after_write(r, 0)
+
+    # ------------------------------------------------------------ reads
+
+    def __getitem__(self, key):
+        """``log[ts]`` -> list of the objects at ``ts``; ``log[t1:t2]`` -> ``TimelogIter``.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (2, "c"), (3, "d")])
+        >>> log[2], log[7]
+        (['b', 'c'], [])
+        >>> list(log[2:]), list(log[:2])
+        ([(2, 'b'), (2, 'c'), (3, 'd')], [(1, 'a')])
+        >>> log.close()
+        """
+        cdef int64_t lo, hi
+        cdef int empty
+        if _is_slice(key):
+            empty = _slice_bounds(key, &lo, &hi)
+            return self._iter(lo, hi, empty, False)
+        return self._at(_ts_of(key))
+
+    def at(self, ts):
+        """The list of objects stored at exactly ``ts``, in insertion order (``[]`` if none).
+
+        Runtime complexity: O(log n) plus the number of results.
+        """
+        return self._at(_ts_of(ts))
+
+    def range(self, t1, t2):
+        """Iterator over ``[t1, t2)`` (``None`` = unbounded). ``t1 >= t2`` gives nothing.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend((t, t * t) for t in range(6))
+        >>> list(log.range(2, 4))
+        [(2, 4), (3, 9)]
+        >>> log.close()
+        """
+        cdef int64_t lo, hi
+        cdef int kind = _range_bounds(t1, t2, &lo, &hi)
+        return self._iter(lo, hi, kind != 0, False)
+
+    def since(self, t):
+        """Iterator over ``[t, +inf]`` (the largest timestamp included)."""
+        cdef int64_t lo, hi
+        cdef int kind = _range_bounds(t, None, &lo, &hi)
+        return self._iter(lo, hi, kind != 0, False)
+
+    def until(self, t):
+        """Iterator over ``[-inf, t)``."""
+        cdef int64_t lo, hi
+        cdef int kind = _range_bounds(None, t, &lo, &hi)
+        return self._iter(lo, hi, kind != 0, False)
+
+    def all(self):
+        """Iterator over every record (same as ``iter(log)`` and ``log[:]``)."""
+        return self._iter(kMinTs, kMaxTs, False, False)
+
+    def equal(self, t):
+        """Iterator over the records at exactly ``t``."""
+        cdef int64_t v = _ts_of(t)
+        return self._iter(v, v, False, False)
+
+    def point(self, t):
+        """Alias of ``equal(t)``."""
+        cdef int64_t v = _ts_of(t)
+        return self._iter(v, v, False, False)
+
+    def __iter__(self):
+        return self._iter(kMinTs, kMaxTs, False, False)
+
+    def __reversed__(self):
+        """Iterator over every record, newest first (equal timestamps in reverse insertion order)."""
+        return self._iter(kMinTs, kMaxTs, False, True)
+
+    def __len__(self):
+        """Exact number of visible records. O(sources * log n), not a scan."""
+        return self._reader().Count(kMinTs, kMaxTs)
+
+    def __contains__(self, key):
+        """``ts in log``: whether a visible record has timestamp ``ts``."""
+        cdef int64_t t = _ts_of(key)
+        return self._reader().Contains(t)
+
+    def min_ts(self):
+        """Smallest visible timestamp, or ``None`` if the log is empty."""
+        return _opt(self._reader().Ceil(kMinTs))
+
+    def max_ts(self):
+        """Largest visible timestamp, or ``None`` if the log is empty."""
+        return _opt(self._reader().Floor(kMaxTs))
+
+    def next_ts(self, t):
+        """Smallest visible timestamp strictly greater than ``t``, or ``None``.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(10, "a"), (20, "b")])
+        >>> log.next_ts(10), log.prev_ts(10), log.next_ts(20)
+        (20, None, None)
+        >>> log.close()
+        """
+        cdef int64_t v = _ts_of(t)
+        cdef CEngine* eng = self._reader()
+        if v == kMaxTs:
+            return None
+        return _opt(eng.Ceil(v + 1))
+
+    def prev_ts(self, t):
+        """Largest visible timestamp strictly less than ``t``, or ``None``."""
+        cdef int64_t v = _ts_of(t)
+        cdef CEngine* eng = self._reader()
+        if v == kMinTs:
+            return None
+        return _opt(eng.Floor(v - 1))
+
+    def views(self, t1=None, t2=None):
+        """``PageSpanIter`` over the immutable pages overlapping ``[t1, t2)``.
+
+        Each ``PageSpan`` exposes its timestamps as a zero-copy read-only buffer
+        (format ``'q'``). Spans are physical: not filtered by tombstones; the
+        mutable memtable is not included (``flush()`` first to see everything).
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (3, "c")])
+        >>> log.flush()
+        >>> with log.views() as spans:
+        ...     for span in spans:
+        ...         print(memoryview(span).tolist(), list(span.objects()))
+        ...         span.close()
+        [1, 2, 3] ['a', 'b', 'c']
+        >>> log.close()
+        """
+        cdef CEngine* eng
+        cdef int64_t lo, hi
+        cdef int kind = _range_bounds(t1, t2, &lo, &hi)
+        self._reader()
+        cdef PageSpanIter it = PageSpanIter.__new__(PageSpanIter, _TOKEN)
+        cdef shared_ptr[const CSnapshot] snap
+        eng = self._reader()      # after the allocation (see _iter)
+        it._log = self
+        it._epoch = self._epoch
+        if kind != 0:
+            it._closed = True
+            return it
+        snap = eng.GetSnapshot()
+        it._spans = snap.get().PageSpans(lo, hi)
+        if it._spans.size() == 0:
+            it._closed = True
+            return it
+        self._pins += 1
+        it._pinned = True
+        return it
+
+    def page_spans(self, t1=None, t2=None):
+        """Alias of ``views(t1, t2)``."""
+        return self.views(t1, t2)
+
+    # ------------------------------------------------------------ maintenance
+
+    def flush(self):
+        """Seal the memtable and flush every sealed run to L0 (GIL released).
+
+        Relieves backpressure. Works in both maintenance modes. May raise
+        ``TimelogBusyError`` on a publish conflict in future engines (retry is safe);
+        the current engine never does.
+        """
+        self._writer()
+        self._nogil_flush()
+        self._maybe_drain()
+
+    def compact(self):
+        """Request compaction of everything (background: wakes the worker;
+        disabled: the following ``maint_step()`` calls do the work)."""
+        cdef CEngine* eng = self._writer()
+        self._wbusy = True
+        try:
+            with nogil:
+                eng.Compact()
+        finally:
+            self._wbusy = False
+        self._maybe_drain()
+
+    def maint_step(self):
+        """Disabled mode: do one unit of maintenance work; return whether there was any.
+
+        Raises ``TimelogError`` in background mode.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b")])
+        >>> log.flush(); log.compact()
+        >>> while log.maint_step():
+        ...     pass
+        >>> list(log)
+        [(1, 'a'), (2, 'b')]
+        >>> log.close()
+        """
+        cdef CEngine* eng = self._writer()
+        cdef bint did = False
+        if self._background:
+            raise TimelogError("maint_step() needs maintenance='disabled' "
+                               "(call stop_maintenance() first)")
+        self._wbusy = True
+        try:
+            with nogil:
+                did = eng.MaintStep()
+        finally:
+            self._wbusy = False
+        self._maybe_drain()
+        return did
+
+    def start_maintenance(self):
+        """Start the background worker (idempotent); the log is then in background mode."""
+        cdef CEngine* eng = self._writer()
+        self._wbusy = True
+        try:
+            with nogil:
+                eng.StartMaintenance()
+        finally:
+            self._wbusy = False
+        self._background = True
+
+    def stop_maintenance(self):
+        """Stop and join the background worker (idempotent, GIL released); the log
+        is then in disabled mode and ``maint_step()`` works."""
+        cdef CEngine* eng = self._writer()
+        self._wbusy = True
+        try:
+            with nogil:
+                eng.StopMaintenance()
+        finally:
+            self._wbusy = False
+        self._background = False
+        self._maybe_drain()
+
+    # ------------------------------------------------------------ stats
+
+    def stats(self):
+        """Nested dict of engine and binding metrics (see docs/api.md).
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b")])
+        >>> s = log.stats()
+        >>> sorted(s)
+        ['handles', 'memtable', 'operational', 'storage']
+        >>> s["storage"]["records_estimate"], s["handles"]["pins"]
+        (2, 0)
+        >>> log.close()
+        """
+        cdef CEngine* eng = self._reader()
+        cdef CStats s = eng.GetStats()
+        return {
+            "storage": {
+                "segments_l0": s.segments_l0,
+                "segments_l1": s.segments_l1,
+                "windows_l1": s.windows_l1,
+                "pages_total": s.pages_total,
+                "records_estimate": s.records_estimate,
+                "records_physical": s.records_physical,
+                "min_ts": _opt(s.min_ts),
+                "max_ts": _opt(s.max_ts),
+                "tombstone_count": s.tombstone_count,
+                "engine_bytes": s.engine_bytes,
+                "window_size": s.window_size,
+            },
+            "memtable": {
+                "active_records": s.active_records,
+                "ooo_records": s.ooo_records,
+                "sealed_runs": s.sealed_runs,
+            },
+            "operational": {
+                "seals_total": s.seals_total,
+                "ooo_budget_hits": s.ooo_budget_hits,
+                "backpressure_waits": s.backpressure_waits,
+                "flushes_total": s.flushes_total,
+                "compactions_total": s.compactions_total,
+                "compaction_retries": s.compaction_retries,
+                "windows_dropped": s.windows_dropped,
+                "records_dropped": s.records_dropped,
+            },
+            "handles": {
+                "retired_count": self._retired.pushed_total(),
+                "drained_count": self._drained,
+                "retired_queue_len": self._retired.queued(),
+                "pins": self._pins,
+                "alloc_failures": self._retired.alloc_failures(),
+            },
+        }
+
+    # ------------------------------------------------------------ lifecycle
+
+    cdef int _teardown(self) except -1:
+        """Destroy the engine (GIL released), then release every reference."""
+        cdef unique_ptr[CEngine] eng
+        cdef vector[uint64_t] held
+        cdef vector[uint64_t] retired
+        cdef size_t i
+        self._closed = True
+        self._pins = 0
+        self._epoch += 1               # every iterator/span/pin of this engine is void now
+        eng.swap(self._engine)
+        if eng.get() != NULL:
+            self._wbusy = True
+            try:
+                with nogil:
+                    eng.get().StopMaintenance()
+                    eng.get().CollectHandles(&held)
+                    eng.reset()        # no drop callback can run after this
+            finally:
+                self._wbusy = False
+        # Force drain (ignores drain_batch_limit and pins); bookkeeping first.
+        if self._retired.queued() > 0:
+            self._drained += self._retired.PopBatch(&retired, 0)
+        for i in range(retired.size()):
+            _decref(<PyObject*>retired[i])
+        for i in range(held.size()):
+            _decref(<PyObject*>held[i])
+        return 0
+
+    def close(self):
+        """Stop the worker, release every stored reference and free the engine.
+
+        Idempotent. Afterwards every method except ``close()`` and the properties
+        raises ``TimelogError``, and so do live iterators.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog()
+        >>> log.append(1, "a")
+        >>> log.close(); log.close()
+        >>> log.closed
+        True
+        """
+        if self._closed:
+            return
+        while self._wbusy:             # another thread is inside a nogil engine call
+            with nogil:
+                usleep(50)
+        if self._closed:
+            return
+        self._teardown()
+
+    def reopen(self, **overrides):
+        """Start a new, empty engine on a closed log, with the previous options
+        updated by ``overrides``. Raises ``TimelogError`` on an open log.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled", time_unit="us")
+        >>> log.close()
+        >>> log.reopen(busy_policy="silent")
+        >>> log.closed, log.time_unit, log.busy_policy, len(log)
+        (False, 'us', 'silent', 0)
+        >>> log.close()
+        """
+        while self._wbusy:
+            with nogil:
+                usleep(50)
+        if not self._closed:
+            raise TimelogError("reopen() needs a closed Timelog; call close() first")
+        opts = dict(self._options)
+        opts.update(overrides)
+        self._configure(opts)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def __dealloc__(self):
+        # Garbage collection of an unclosed log: release everything as close()
+        # would, never raise. Nobody else can hold a reference now, so no other
+        # thread can be inside an engine call.
+        if self._engine.get() != NULL:
+            if self._pins > 0:
+                try:
+                    _warnings.warn(
+                        f"timelog.Timelog garbage-collected with {self._pins} live "
+                        "iterator/view pin(s); they now raise TimelogError",
+                        ResourceWarning, stacklevel=2)
+                except BaseException:
+                    pass
+            try:
+                self._teardown()
+            except BaseException:
+                pass
+        elif self._retired != NULL and self._retired.queued() > 0:
+            try:
+                self._drain(True)
+            except BaseException:
+                pass
+        del self._retired
+        self._retired = NULL
+
+
+cdef void _decref_all(vector[uint64_t]* hv, size_t start) noexcept:
+    """Give back references taken for records that were not committed."""
+    cdef size_t i
+    cdef vector[uint64_t] tmp
+    if start >= hv.size():
+        hv.clear()
+        return
+    # Move them out first: a __del__ may run during the loop.
+    tmp.assign(hv.begin() + start, hv.end())
+    hv.clear()
+    for i in range(tmp.size()):
+        _decref(<PyObject*>tmp[i])
+
+
+cdef int _ts_from_buffer(object obj, Py_ssize_t expected, vector[int64_t]* out) except -1:
+    """Timestamps from a 1-d integer buffer (numpy arrays...), zero Python calls.
+
+    Returns 1 if handled, 0 if the caller should fall back to the sequence path
+    (no buffer, unknown format, non-native byte order). Float/bool buffers raise
+    TypeError; a length mismatch raises ValueError.
+    """
+    cdef Py_buffer view
+    cdef Py_ssize_t i, n, stride
+    cdef char* p
+    cdef int64_t v64
+    cdef uint64_t u64
+    cdef int32_t v32
+    cdef uint32_t u32
+    cdef int16_t v16
+    cdef uint16_t u16
+    cdef bint signed
+    cdef Py_ssize_t size
+    try:
+        PyObject_GetBuffer(obj, &view, PyBUF_FORMAT | PyBUF_STRIDES)
+    except (BufferError, TypeError, ValueError):
+        return 0
+    try:
+        fmt = (view.format if view.format != NULL else b"B").decode("ascii", "replace")
+        if fmt[:1] in ("@", "="):
+            fmt = fmt[1:]
+        elif fmt[:1] == "<":
+            if _sys.byteorder != "little":
+                return 0
+            fmt = fmt[1:]
+        elif fmt[:1] in (">", "!"):
+            if _sys.byteorder != "big":
+                return 0
+            fmt = fmt[1:]
+        if fmt in ("e", "f", "d", "g", "Zf", "Zd"):
+            raise TypeError("timestamps must be integers, not a floating-point array "
+                            f"(buffer format {fmt!r})")
+        if fmt == "?":
+            raise TypeError("timestamps must be integers, not a bool array")
+        if fmt in ("b", "h", "i", "l", "q", "n"):
+            signed = True
+        elif fmt in ("B", "H", "I", "L", "Q", "N"):
+            signed = False
+        else:
+            return 0
+        if view.ndim != 1:
+            raise ValueError(f"timestamps must be 1-dimensional, got {view.ndim} dimensions")
+        size = view.itemsize
+        if size not in (1, 2, 4, 8):
+            return 0
+        n = view.shape[0]
+        if n != expected:
+            raise ValueError(f"extend(timestamps, objects): length mismatch "
+                             f"({n} timestamps, {expected} objects)")
+        stride = view.strides[0] if view.strides != NULL else size
+        out.resize(n)
+        p = <char*>view.buf
+        if signed and size == 8 and stride == 8:
+            if n:
+                memcpy(out.data(), p, n * 8)
+            return 1
+        for i in range(n):
+            if size == 8:
+                if signed:
+                    memcpy(&v64, p, 8)
+                else:
+                    memcpy(&u64, p, 8)
+                    if u64 > <uint64_t>kMaxTs:
+                        _ts_overflow("timestamp")
+                    v64 = <int64_t>u64
+            elif size == 4:
+                if signed:
+                    memcpy(&v32, p, 4)
+                    v64 = v32
+                else:
+                    memcpy(&u32, p, 4)
+                    v64 = u32
+            elif size == 2:
+                if signed:
+                    memcpy(&v16, p, 2)
+                    v64 = v16
+                else:
+                    memcpy(&u16, p, 2)
+                    v64 = u16
+            else:
+                v64 = (<signed char*>p)[0] if signed else (<unsigned char*>p)[0]
+            out[0][i] = v64
+            p += stride
+        return 1
+    finally:
+        PyBuffer_Release(&view)
+
+
+# ----------------------------------------------------------------------------
+# TimelogIter
+# ----------------------------------------------------------------------------
+
+
+@cython.final
+cdef class TimelogIter:
+    """Iterator of ``(ts, obj)`` tuples over a snapshot of a ``Timelog``.
+
+    Created by ``iter(log)``, ``log[t1:t2]``, ``range()``, ``since()``,
+    ``until()``, ``all()``, ``equal()``, ``point()`` and ``reversed(log)``;
+    it cannot be constructed directly. It yields exactly the state of the log at
+    its creation. ``len(it)`` is the number of rows left. While it is alive and
+    not exhausted it pins its snapshot: dropped payloads are not released until
+    it is exhausted, closed or collected. After the log is closed, every use
+    raises ``TimelogError``.
+
+    >>> from timelog import Timelog
+    >>> log = Timelog(maintenance="disabled")
+    >>> log.extend((t, str(t)) for t in range(5))
+    >>> it = log.all()
+    >>> len(it), next(it)
+    (5, (0, '0'))
+    >>> it.next_batch(2), len(it)
+    ([(1, '1'), (2, '2')], 2)
+    >>> it.close(); it.closed
+    True
+    >>> log.close()
+    """
+
+    cdef Timelog _log
+    cdef unique_ptr[CCursor] _cursor
+    cdef CRecord* _buf
+    cdef size_t _cap
+    cdef size_t _pos
+    cdef size_t _n
+    cdef uint64_t _epoch
+    cdef bint _pinned
+    cdef bint _closed
+
+    def __cinit__(self, *args, **kwargs):
+        if len(args) != 1 or args[0] is not _TOKEN or kwargs:
+            raise TypeError("TimelogIter cannot be created directly; use iter(log), "
+                            "log[t1:t2], log.range(), ...")
+
+    def __dealloc__(self):
+        if self._buf != NULL:
+            free(self._buf)
+            self._buf = NULL
+        self._cursor.reset()
+        if self._pinned:
+            self._pinned = False
+            if self._log is not None:
+                self._log._unpin(self._epoch)
+
+    cdef inline int _check(self) except -1:
+        if self._log is None or self._log._closed or self._log._epoch != self._epoch:
+            raise TimelogError("the Timelog of this iterator is closed")
+        return 0
+
+    cdef void _finish(self) noexcept:
+        """Release the cursor and buffer; unpin exactly once (may drain)."""
+        self._closed = True
+        self._cursor.reset()
+        if self._buf != NULL:
+            free(self._buf)
+            self._buf = NULL
+        self._pos = 0
+        self._n = 0
+        if self._pinned:
+            self._pinned = False
+            if self._log is not None:
+                self._log._unpin(self._epoch)   # last: may run __del__ code
+
+    cdef int _fill(self) except -1:
+        """Refill the buffer; returns 0 (and finishes) when the cursor is done."""
+        cdef uint64_t rem
+        if self._closed or self._cursor.get() == NULL:
+            return 0
+        if self._buf == NULL:
+            rem = self._cursor.get().Remaining()
+            self._cap = _ITER_BUF_MAX if rem > _ITER_BUF_MAX else (rem if rem > 0 else 1)
+            self._buf = <CRecord*>malloc(self._cap * sizeof(CRecord))
+            if self._buf == NULL:
+                raise MemoryError()
+        self._pos = 0
+        self._n = self._cursor.get().Next(self._buf, self._cap)
+        if self._n == 0:
+            self._finish()
+            return 0
+        return 1
+
+    cdef inline object _row(self):
+        """Next (ts, obj) or None when exhausted. Caller checked the log."""
+        cdef tuple t = PyTuple_New(2)          # may run GC (and finalizers)
+        cdef PyObject* o
+        cdef CRecord rec
+        self._check()
+        if self._pos >= self._n:
+            if not self._fill():
+                return None
+        rec = self._buf[self._pos]
+        self._pos += 1
+        o = <PyObject*>rec.handle
+        _PyTuple_SET_ITEM(<PyObject*>t, 0, _PyLong_FromLongLong(rec.ts))
+        _incref(o)
+        _PyTuple_SET_ITEM(<PyObject*>t, 1, o)
+        if self._pos >= self._n and self._cursor.get() != NULL and self._cursor.get().Remaining() == 0:
+            self._finish()
+        return t
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        row = self._row()
+        if row is None:
+            raise StopIteration
+        return row
+
+    def __len__(self):
+        self._check()
+        if self._closed:
+            return 0
+        cdef uint64_t rem = self._cursor.get().Remaining() if self._cursor.get() != NULL else 0
+        return rem + (self._n - self._pos)
+
+    def next_batch(self, Py_ssize_t n):
+        """Return a list of up to ``n`` more rows (``[]`` when exhausted).
+
+        ``n < 0`` raises ``ValueError``.
+        """
+        cdef Py_ssize_t k, i
+        self._check()
+        if n < 0:
+            raise ValueError(f"next_batch(n) needs n >= 0, got {n}")
+        if self._closed or n == 0:
+            return []
+        k = self._cursor.get().Remaining() + (self._n - self._pos) if self._cursor.get() != NULL else (self._n - self._pos)
+        if n < k:
+            k = n
+        cdef list out = PyList_New(k)
+        cdef object row
+        for i in range(k):
+            row = self._row()
+            if row is None:             # cannot happen: len is exact
+                del out[i:]
+                break
+            _incref(<PyObject*>row)
+            _PyList_SET_ITEM(<PyObject*>out, i, <PyObject*>row)
+        return out
+
+    def close(self):
+        """Release the snapshot now (idempotent). Further ``next()`` raises ``StopIteration``."""
+        self._finish()
+
+    @property
+    def closed(self):
+        """``True`` once the iterator is closed or exhausted."""
+        return self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._finish()
+        return False
+
+
+# ----------------------------------------------------------------------------
+# Views
+# ----------------------------------------------------------------------------
+
+
+@cython.final
+cdef class PageSpanIter:
+    """Iterator of ``PageSpan`` objects over the immutable pages of a snapshot.
+
+    Created by ``Timelog.views()`` / ``page_spans()``; cannot be constructed
+    directly. Pins its snapshot until exhausted, closed or collected.
+    """
+
+    cdef Timelog _log
+    cdef vector[CPageSpan] _spans
+    cdef size_t _pos
+    cdef uint64_t _epoch
+    cdef bint _pinned
+    cdef bint _closed
+
+    def __cinit__(self, *args, **kwargs):
+        if len(args) != 1 or args[0] is not _TOKEN or kwargs:
+            raise TypeError("PageSpanIter cannot be created directly; use Timelog.views()")
+
+    def __dealloc__(self):
+        self._spans.clear()
+        if self._pinned:
+            self._pinned = False
+            if self._log is not None:
+                self._log._unpin(self._epoch)
+
+    cdef int _check(self) except -1:
+        if self._log is None or self._log._closed or self._log._epoch != self._epoch:
+            raise TimelogError("the Timelog of this view is closed")
+        return 0
+
+    cdef void _finish(self) noexcept:
+        self._closed = True
+        self._spans.clear()
+        self._spans.shrink_to_fit()
+        self._pos = 0
+        if self._pinned:
+            self._pinned = False
+            if self._log is not None:
+                self._log._unpin(self._epoch)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef PageSpan span
+        self._check()
+        if self._closed or self._pos >= self._spans.size():
+            self._finish()
+            raise StopIteration
+        span = PageSpan.__new__(PageSpan, _TOKEN)
+        self._check()
+        span._log = self._log
+        span._epoch = self._epoch
+        span._span = self._spans[self._pos]
+        self._pos += 1
+        self._log._pins += 1
+        span._pinned = True
+        if self._pos >= self._spans.size():
+            self._finish()
+        return span
+
+    def __len__(self):
+        self._check()
+        return 0 if self._closed else self._spans.size() - self._pos
+
+    def close(self):
+        """Release the snapshot now (idempotent)."""
+        self._finish()
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._finish()
+        return False
+
+
+@cython.final
+cdef class PageSpan:
+    """A sorted run of timestamps of one immutable page, with its payloads.
+
+    Supports the buffer protocol: ``memoryview(span)`` is a zero-copy,
+    read-only, 1-d view of the timestamps (format ``'q'``, itemsize 8).
+    ``objects()`` is a read-only sequence of the payloads aligned with them.
+    Spans are physical (not filtered by tombstones). A live span pins its
+    snapshot until ``close()`` or collection; a closed span cannot be exported
+    again (existing memoryviews stay valid).
+    """
+
+    cdef Timelog _log
+    cdef CPageSpan _span
+    cdef uint64_t _epoch
+    cdef bint _pinned
+    cdef bint _closed
+    cdef Py_ssize_t _exports
+    cdef Py_ssize_t _shape[1]
+    cdef Py_ssize_t _strides[1]
+
+    def __cinit__(self, *args, **kwargs):
+        if len(args) != 1 or args[0] is not _TOKEN or kwargs:
+            raise TypeError("PageSpan cannot be created directly; use Timelog.views()")
+
+    def __dealloc__(self):
+        if self._pinned:
+            self._pinned = False
+            if self._log is not None:
+                self._log._unpin(self._epoch)
+
+    cdef int _check(self) except -1:
+        if self._log is None or self._log._closed or self._log._epoch != self._epoch:
+            raise TimelogError("the Timelog of this span is closed")
+        if self._closed:
+            raise TimelogError("the PageSpan is closed")
+        return 0
+
+    @property
+    def start_ts(self):
+        """First (smallest) timestamp of the span."""
+        self._check()
+        return self._span.ts[0] if self._span.size else None
+
+    @property
+    def end_ts(self):
+        """Last (largest) timestamp of the span, inclusive."""
+        self._check()
+        return self._span.ts[self._span.size - 1] if self._span.size else None
+
+    def __len__(self):
+        self._check()
+        return self._span.size
+
+    def __getbuffer__(self, Py_buffer* buf, int flags):
+        self._check()
+        if flags & PyBUF_WRITABLE:
+            raise BufferError("PageSpan timestamps are read-only")
+        self._shape[0] = self._span.size
+        self._strides[0] = 8
+        buf.buf = <void*>self._span.ts if self._span.ts != NULL else <void*>&self._shape[0]
+        buf.obj = self
+        buf.len = self._span.size * 8
+        buf.readonly = 1
+        buf.itemsize = 8
+        if flags & PyBUF_FORMAT:
+            buf.format = b"q"
+        else:
+            buf.format = NULL
+        buf.ndim = 1
+        buf.shape = NULL
+        buf.strides = NULL
+        if flags & PyBUF_ND:
+            buf.shape = self._shape
+        if (flags & PyBUF_STRIDES) == PyBUF_STRIDES:
+            buf.strides = self._strides
+        buf.suboffsets = NULL
+        buf.internal = NULL
+        self._exports += 1
+
+    def __releasebuffer__(self, Py_buffer* buf):
+        self._exports -= 1
+
+    def objects(self):
+        """Read-only sequence of the payloads, aligned with the timestamps."""
+        self._check()
+        cdef PageSpanObjectsView v = PageSpanObjectsView.__new__(PageSpanObjectsView, _TOKEN)
+        v._span = self
+        return v
+
+    def copy_timestamps(self):
+        """A new ``list`` of the timestamps (a copy; ``memoryview(span)`` is the zero-copy view)."""
+        self._check()
+        cdef size_t i
+        cdef list out = PyList_New(self._span.size)
+        for i in range(self._span.size):
+            _PyList_SET_ITEM(<PyObject*>out, i, _PyLong_FromLongLong(self._span.ts[i]))
+        return out
+
+    def close(self):
+        """Release the pin (idempotent). Existing memoryviews stay valid."""
+        self._closed = True
+        if self._pinned:
+            self._pinned = False
+            if self._log is not None:
+                self._log._unpin(self._epoch)
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def __repr__(self):
+        if self._closed:
+            return "<timelog.PageSpan closed>"
+        return f"<timelog.PageSpan len={self._span.size}>"
+
+
+@cython.final
+cdef class PageSpanObjectsView:
+    """Read-only sequence of the payloads of a ``PageSpan`` (``len``, indexing,
+    slicing, iteration). Raises ``TimelogError`` once the span or log is closed."""
+
+    cdef PageSpan _span
+
+    def __cinit__(self, *args, **kwargs):
+        if len(args) != 1 or args[0] is not _TOKEN or kwargs:
+            raise TypeError("PageSpanObjectsView cannot be created directly; use PageSpan.objects()")
+
+    def __len__(self):
+        self._span._check()
+        return self._span._span.size
+
+    def __getitem__(self, key):
+        cdef Py_ssize_t i, n, start, stop, step, k, j
+        cdef PyObject* o
+        self._span._check()
+        n = self._span._span.size
+        if _is_slice(key):
+            start, stop, step = key.indices(n)
+            idx = range(start, stop, step)
+            k = len(idx)
+            out = PyList_New(k)
+            self._span._check()
+            j = 0
+            for i in idx:
+                o = <PyObject*>self._span._span.handles[i]
+                _incref(o)
+                _PyList_SET_ITEM(<PyObject*>out, j, o)
+                j += 1
+            return out
+        i = _operator.index(key)
+        if i < 0:
+            i += n
+        if i < 0 or i >= n:
+            raise IndexError("PageSpanObjectsView index out of range")
+        self._span._check()
+        return <object><PyObject*>self._span._span.handles[i]
+
+    def __iter__(self):
+        cdef Py_ssize_t i = 0
+        while True:
+            self._span._check()
+            if i >= <Py_ssize_t>self._span._span.size:
+                return
+            yield <object><PyObject*>self._span._span.handles[i]
+            i += 1
+
+    def __repr__(self):
+        return f"<timelog.PageSpanObjectsView len={self._span._span.size}>"
+
+
+_Sequence.register(PageSpanObjectsView)
