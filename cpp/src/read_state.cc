@@ -238,8 +238,14 @@ void ReadState::Equal(int64_t t, std::vector<uint64_t>* out) const {
   Gather(t, t, &srcs);
   std::vector<IdxRange> vis;
   for (const Source& s : srcs) {
+    const size_t n = s.run->size();
+    const int64_t* ts = s.run->ts();
     size_t b = s.run->LowerBound(t);
-    size_t e = s.run->UpperBound(t);
+    // Usually few duplicates: scan a little before falling back to a search.
+    size_t e = b;
+    while (e < n && e - b < 8 && ts[e] == t) ++e;
+    if (e < n && ts[e] == t) e = s.run->UpperBound(t);
+    if (e == b) continue;
     vis.clear();
     SourceVisible(s, b, e, &vis);
     const uint64_t* h = s.run->handles();
