@@ -182,6 +182,10 @@ def render_markdown(data: dict, image_prefix: str = "", h2: str = "##",
            f"Medians of {p['repeats']} runs ({p.get('clock', 'wall')} clock), "
            "each library in its own process "
            f"(see [the method](../performance.md) for details).", ""]
+    if p.get("clock") == "cpu":
+        out += ["Timed with the process CPU clock (`--clock cpu`), not the wall clock: the "
+                f"machine was shared (load average {m.get('load_start')} at the start, "
+                f"{m.get('load_end')} at the end, on {m.get('cpus')} CPUs).", ""]
     if data.get("smoke"):
         out += ["**Smoke run: sizes are tiny, the numbers mean nothing.**", ""]
 
@@ -328,7 +332,8 @@ def make_plots(data: dict, out_dir: Path) -> list[str]:
     except ImportError:
         print("matplotlib is not installed: skipping plots (pip install matplotlib)")
         return []
-    res, libs = data["results"], [lib for lib in data["libs"]]
+    res = data["results"]
+    libs = [lib for lib, st in data["libs"].items() if st.get("status") == "ok"]
     colors = {"timelog": "#1f77b4", "timelog-lib": "#ff7f0e",
               "sortedcontainers": "#2ca02c", "floor": "#7f7f7f"}
     names = []

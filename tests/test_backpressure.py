@@ -171,24 +171,53 @@ def test_busy_error_from_flush_or_maint_step_is_retryable():
         assert list(log) == [(i, i) for i in range(5000)]
 
 
-def test_background_sealed_wait_zero_does_not_wait():
+def _busy_worker_log(wait_ms):
+    """A background log whose worker is about to spend a while compacting a big
+    unsorted backlog, so sealed runs cannot be flushed meanwhile."""
+    import random
+
+    n = 1_000_000
     log = Timelog(
         maintenance="background",
         busy_policy="raise",
-        memtable_max_bytes=small_memtable_bytes(),
+        memtable_max_bytes=small_memtable_bytes() * 16,
         sealed_max_runs=1,
-        sealed_wait_ms=0,
+        sealed_wait_ms=wait_ms,
     )
-    try:
-        log.stop_maintenance()
-        rows, busy_ts = fill_until_busy(log)
-        t0 = time.monotonic()
+    rnd = random.Random(7)
+    for ts in (range(n), [rnd.randrange(n) for _ in range(n)]):
         try:
-            log.append(busy_ts + 1, 0)
-        except TimelogBusyError:
-            pass
-        assert time.monotonic() - t0 < 0.05
-        assert log[busy_ts + 1] == [0]
+            log.extend(ts, range(n))
+        except TimelogBusyError as e:  # committed anyway
+            assert e.committed == n
+    time.sleep(0.3)
+    return log, n
+
+
+@pytest.mark.parametrize("wait_ms", [0, 300])
+def test_background_sealed_wait(wait_ms):
+    """sealed_wait_ms=0: a busy write never waits; >0: it may wait up to that long."""
+    log, n = _busy_worker_log(wait_ms)
+    try:
+        log.compact()
+        busy = 0
+        worst = 0.0
+        t_end = time.monotonic() + 2
+        i = 0
+        while time.monotonic() < t_end and busy < 200:
+            t0 = time.monotonic()
+            try:
+                log.append(n + i, i)
+            except TimelogBusyError:
+                busy += 1
+            worst = max(worst, time.monotonic() - t0)
+            i += 1
+        assert len(log) == 2 * n + i, "every write, busy or not, is committed"
+        if wait_ms == 0:
+            assert busy > 0, "expected backpressure while the worker compacts"
+            assert worst < 0.1, f"a write waited {worst:.3f}s with sealed_wait_ms=0"
+        else:
+            assert worst < wait_ms / 1000 + 0.25, f"a write waited {worst:.3f}s > sealed_wait_ms"
     finally:
         log.close()
 

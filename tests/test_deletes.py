@@ -234,3 +234,34 @@ def test_deletes_match_model_many_layers():
         run_maintenance(log)
         assert list(log) == model.items()
         assert len(log) == len(model)
+
+
+def test_many_overlapping_range_deletes_match_model():
+    import random
+
+    rnd = random.Random(99)
+    visible = []  # eager model: deletes only hide earlier records
+    with Timelog(maintenance="disabled", busy_policy="silent", memtable_max_bytes=8192, window_size=50) as log:
+        k = 0
+        for step in range(1500):
+            r = rnd.random()
+            if r < 0.5:
+                rows = [(rnd.randrange(2000), k + j) for j in range(rnd.randrange(1, 6))]
+                k += len(rows)
+                log.extend(rows)
+                visible.extend(rows)
+            elif r < 0.95:
+                a = rnd.randrange(2000)
+                b = a + rnd.randrange(0, 60)
+                log.delete(a, b)
+                visible = [x for x in visible if not a <= x[0] < b]
+            elif r < 0.98:
+                log.flush()
+            else:
+                run_maintenance(log)
+        exp = sorted(visible, key=lambda x: x[0])
+        assert list(log) == exp
+        assert len(log) == len(exp)
+        run_maintenance(log)
+        assert list(log) == exp
+        assert log.stats()["storage"]["records_estimate"] == len(exp)

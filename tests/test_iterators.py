@@ -214,3 +214,50 @@ def test_iterators_over_extremes():
         it = log.all()
         assert len(it) == 2
         assert it.next_batch(5) == [(INT64_MIN, 1), (INT64_MAX, 2)]
+
+
+def test_next_batch_huge_n(log):
+    it = log.all()
+    assert len(it.next_batch(10**12)) == 100
+    it = log.all()
+    try:
+        rows = it.next_batch(2**63 - 1)
+    except (OverflowError, MemoryError):
+        return
+    assert len(rows) == 100
+
+
+def test_len_of_reversed(log):
+    r = reversed(log)
+    assert len(r) == 100
+    assert next(r)[0] == 99
+    assert len(r) == 99
+    assert [t for t, _ in r.next_batch(3)] == [98, 97, 96]
+
+
+def test_mixed_consumption_across_internal_batches():
+    import random
+
+    rnd = random.Random(11)
+    with Timelog(maintenance="disabled", busy_policy="silent") as log:
+        rows = [(rnd.randrange(5000), i) for i in range(60_000)]
+        log.extend(rows[:30_000])
+        log.flush()
+        log.extend(rows[30_000:])
+        exp = sorted(rows, key=lambda r: r[0])  # stable: ties in insertion order
+        for it, e in ((log.all(), exp), (reversed(log), exp[::-1]), (log.range(1000, 4000), [r for r in exp if 1000 <= r[0] < 4000])):
+            got = []
+            while True:
+                k = rnd.choice([0, 1, 7, 255, 256, 257, 1000, 4097])
+                if rnd.random() < 0.3:
+                    try:
+                        got.append(next(it))
+                    except StopIteration:
+                        break
+                else:
+                    b = it.next_batch(k)
+                    if not b and k:
+                        break
+                    got.extend(b)
+                assert len(it) == len(e) - len(got)
+            assert got == e

@@ -95,6 +95,7 @@ def test_no_refcount_leak_over_100k_ops():
             log.next_ts(ts)
             log.prev_ts(ts)
             ops += 1
+    del o  # the loop variable holds a reference to one pool object
     assert sys.getrefcount(sentinel) == sbase
     for it in its:
         it.close()
@@ -132,6 +133,7 @@ def test_refcount_of_visible_records_exact():
         counts = [0] * 32
         for _, o in log:
             counts[o.n] += 1
+        del o
         now = [sys.getrefcount(o) for o in pool]
         assert [now[i] - base[i] for i in range(32)] == counts
 

@@ -269,7 +269,7 @@ class TimelogMachine(RuleBasedStateMachine):
 
 TimelogMachine.TestCase.settings = settings(
     max_examples=examples(60),
-    stateful_step_count=30,
+    stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )

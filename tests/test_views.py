@@ -196,3 +196,32 @@ def test_views_after_compaction(log):
     run_maintenance(log)
     ts = _all_ts(_spans(log))
     assert ts == [t for t in range(0, 6000, 2) if t >= 1000]
+
+
+def test_views_reversed_bounds_empty_or_value_error(log):
+    _fill(log, 100)
+    try:
+        spans = list(log.views(50, 10))
+    except ValueError:
+        return
+    assert _all_ts(spans) == []
+
+
+def test_exported_buffer_survives_log_close():
+    log = Timelog(maintenance="disabled")
+    log.extend((i, Obj(i)) for i in range(1000))
+    log.flush()
+    s = next(iter(log.views()))
+    mv = memoryview(s)
+    exp = list(range(len(mv)))
+    ob = s.objects()
+    log.close()
+    junk = [Obj(-1) for _ in range(50_000)]  # reuse freed memory if any
+    assert mv.tolist() == exp, "the buffer must stay valid while exported"
+    with pytest.raises(timelog.TimelogError):
+        ob[0]  # payload references were released by close(): no stale objects
+    with pytest.raises(timelog.TimelogError):
+        s.objects()
+    del junk
+    mv.release()
+    s.close()

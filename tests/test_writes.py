@@ -351,3 +351,142 @@ def test_extend_unknown_kwarg(log):
     with pytest.raises(TypeError):
         log.extend([(1, "a")], bogus=True)
     assert len(log) == 0
+
+
+# ------------------------------------------------------------ numpy dtypes
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"])
+def test_extend_numpy_integer_dtypes(log, dtype):
+    np = pytest.importorskip("numpy")
+    ts = np.array([3, 1, 2], dtype=dtype)
+    log.extend(ts, ["c", "a", "b"])
+    assert list(log) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_extend_numpy_uint64_overflow_stores_nothing(log):
+    np = pytest.importorskip("numpy")
+    ts = np.array([1, 2**63, 3], dtype=np.uint64)
+    with pytest.raises(OverflowError):
+        log.extend(ts, ["a", "b", "c"])
+    assert len(log) == 0
+
+
+def test_extend_numpy_bool_array_rejected(log):
+    np = pytest.importorskip("numpy")
+    with pytest.raises(TypeError):
+        log.extend(np.array([True, False]), ["a", "b"])
+    assert len(log) == 0
+
+
+def test_extend_numpy_big_endian(log):
+    np = pytest.importorskip("numpy")
+    ts = np.array([2, 1, INT64_MIN, INT64_MAX], dtype=">i8")
+    log.extend(ts, ["b", "a", "lo", "hi"])
+    assert list(log) == [(INT64_MIN, "lo"), (1, "a"), (2, "b"), (INT64_MAX, "hi")]
+
+
+def test_extend_numpy_2d_rejected(log):
+    np = pytest.importorskip("numpy")
+    with pytest.raises((TypeError, ValueError)):
+        log.extend(np.zeros((2, 2), dtype=np.int64), ["a", "b"])
+    assert len(log) == 0
+
+
+def test_extend_numpy_pairs_of_scalars(log):
+    np = pytest.importorskip("numpy")
+    log.extend([(np.int64(2), "b"), (np.int32(1), "a")])
+    assert list(log) == [(1, "a"), (2, "b")]
+
+
+def test_extend_numpy_readonly_and_reversed_view(log):
+    np = pytest.importorskip("numpy")
+    a = np.arange(10, dtype=np.int64)
+    a.flags.writeable = False
+    log.extend(a[::-1], list(range(10)))
+    assert [t for t, _ in log] == list(range(10))
+    assert log[0] == [9]
+
+
+# ---------------------------------------------------- exotic input objects
+
+
+def test_extend_index_objects(log):
+    log.extend([(Index(2), "b"), (Index(1), "a")])
+    log.extend([Index(3)], ["c"])
+    assert list(log) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_index_raising_stores_nothing(log):
+    class Bad:
+        def __index__(self):
+            raise RuntimeError("no index")
+
+    with pytest.raises(RuntimeError):
+        log.extend([(1, "a"), (Bad(), "b")])
+    with pytest.raises(RuntimeError):
+        log.append(Bad(), "x")
+    assert len(log) == 0
+
+
+def test_index_with_side_effects_on_the_log(log):
+    class Sneaky:
+        def __init__(self, v):
+            self.v = v
+
+        def __index__(self):
+            log.append(-1, "sneaked")  # re-enters the log during validation
+            return self.v
+
+    try:
+        log.extend([(1, "a"), (Sneaky(2), "b"), (3, "c")])
+    except Exception:  # refusing re-entry is fine, crashing or losing records is not
+        pass
+    rows = list(log)
+    assert [t for t, _ in rows] == sorted(t for t, _ in rows)
+    assert set(rows) <= {(-1, "sneaked"), (1, "a"), (2, "b"), (3, "c")}
+    assert len(log) == len(rows)
+
+
+def test_len_raising_sequence(log):
+    class Weird:
+        def __len__(self):
+            raise RuntimeError("len")
+
+        def __iter__(self):
+            return iter([(1, "a")])
+
+        def __getitem__(self, i):
+            return [(1, "a")][i]
+
+    try:
+        log.extend(Weird())
+    except RuntimeError:
+        assert len(log) == 0
+    else:
+        assert list(log) == [(1, "a")]
+
+
+def test_failed_extend_cleanup_runs_del_that_reenters(log):
+    appended = []
+
+    class Reenter:
+        def __del__(self):
+            try:
+                log.append(-5, "from-del")
+                appended.append(1)
+            except Exception:
+                pass
+
+    def gen():
+        for i in range(10):
+            yield (i, Reenter())
+        yield (1.5, "bad")
+
+    with pytest.raises(TypeError):
+        log.extend(gen())
+    import gc
+
+    gc.collect()
+    assert len(appended) == 10
+    assert list(log) == [(-5, "from-del")] * 10

@@ -167,6 +167,7 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
 
         CWriteResult Append(int64_t ts, uint64_t handle) except +_translate_cpp_exception
         CWriteResult AppendBatch(const int64_t* ts, const uint64_t* handles, size_t n) except +_translate_cpp_exception
+        bint AdoptSortedBatch(vector[int64_t]* ts, vector[uint64_t]* h, CWriteResult* result) except +_translate_cpp_exception
         CWriteResult Delete(int64_t lo, int64_t hi) except +_translate_cpp_exception
         CWriteResult Cutoff(int64_t t) except +_translate_cpp_exception
 

@@ -77,6 +77,9 @@ cdef extern from "Python.h":
     PyObject* _Fast_ITEM "PySequence_Fast_GET_ITEM"(PyObject* o, Py_ssize_t i)
     long long _PyLong_AsLongLongAndOverflow "PyLong_AsLongLongAndOverflow"(PyObject* o, int* overflow)
     PyObject* _PyLong_FromLongLong "PyLong_FromLongLong"(long long v) except NULL
+    Py_ssize_t _Py_REFCNT "Py_REFCNT"(PyObject* o)
+    int _PyObject_GC_IsTracked "PyObject_GC_IsTracked"(PyObject* o)
+    void _PyObject_GC_Track "PyObject_GC_Track"(void* o)
 
 
 __all__ = [
@@ -1003,6 +1006,9 @@ cdef class Timelog:
             self._wbusy = True
             try:
                 with nogil:
+                    # A big sorted batch becomes a sealed run as it is (no copy).
+                    if eng.AdoptSortedBatch(tsv, hv, &r):
+                        done = n
                     while done < n:
                         chunk = n - done
                         if chunk > _CHUNK:
@@ -1639,6 +1645,7 @@ cdef class TimelogIter:
     cdef uint64_t _epoch
     cdef bint _pinned
     cdef bint _closed
+    cdef tuple _last                 # the last row, recycled when unshared
 
     def __cinit__(self, *args, **kwargs):
         if len(args) != 1 or args[0] is not _TOKEN or kwargs:
@@ -1693,10 +1700,21 @@ cdef class TimelogIter:
         return 1
 
     cdef inline object _row(self):
-        """Next (ts, obj) or None when exhausted. Caller checked the log."""
-        cdef tuple t = PyTuple_New(2)          # may run GC (and finalizers)
+        """Next (ts, obj) or None when exhausted. Caller checked the log.
+
+        Like zip(), the result tuple is recycled when nobody else holds it
+        (``for ts, obj in it`` unpacks and drops it), which saves an
+        allocation per row.
+        """
+        cdef tuple t = self._last
+        cdef bint fresh = t is None or _Py_REFCNT(<PyObject*>t) != 2
         cdef PyObject* o
+        cdef PyObject* tso
+        cdef PyObject* old0
+        cdef PyObject* old1
         cdef CRecord rec
+        if fresh:
+            t = PyTuple_New(2)                 # may run GC (and finalizers)
         self._check()
         if self._pos >= self._n:
             if not self._fill():
@@ -1704,9 +1722,21 @@ cdef class TimelogIter:
         rec = self._buf[self._pos]
         self._pos += 1
         o = <PyObject*>rec.handle
-        _PyTuple_SET_ITEM(<PyObject*>t, 0, _PyLong_FromLongLong(rec.ts))
+        tso = _PyLong_FromLongLong(rec.ts)      # not GC-tracked: runs no Python code
         _incref(o)
-        _PyTuple_SET_ITEM(<PyObject*>t, 1, o)
+        if fresh:
+            _PyTuple_SET_ITEM(<PyObject*>t, 0, tso)
+            _PyTuple_SET_ITEM(<PyObject*>t, 1, o)
+            self._last = t                      # may free the previous tuple
+        else:
+            old0 = _PyTuple_GET_ITEM(<PyObject*>t, 0)
+            old1 = _PyTuple_GET_ITEM(<PyObject*>t, 1)
+            _PyTuple_SET_ITEM(<PyObject*>t, 0, tso)
+            _PyTuple_SET_ITEM(<PyObject*>t, 1, o)
+            if not _PyObject_GC_IsTracked(<PyObject*>t):
+                _PyObject_GC_Track(<void*>t)    # the GC may have untracked it
+            _decref(old0)
+            _decref(old1)                       # may run __del__: state is consistent
         if self._pos >= self._n and self._cursor.get() != NULL and self._cursor.get().Remaining() == 0:
             self._finish()
         return t

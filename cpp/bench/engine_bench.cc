@@ -245,6 +245,10 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
   std::fprintf(stderr, "# n = %zu\n", n);
   Data d = InOrder(n);
   std::vector<Record> sorted = AsRecords(d);
+  // Warm-up: the first large allocations of a process pay for fresh pages
+  // (and move glibc's mmap threshold); do that once, untimed, for both sides.
+  FloorPushBack(d);
+  Ingest(d).reset();
   std::unique_ptr<Engine> base;
   const bool need_base = Wanted(o, "point_lookups") || Wanted(o, "range100") ||
                          Wanted(o, "full_scan") || Wanted(o, "range_deletes_10k") ||

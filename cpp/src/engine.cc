@@ -125,6 +125,23 @@ WriteResult Engine::AppendBatch(const int64_t* ts, const uint64_t* handles,
   return Pressure(r);
 }
 
+bool Engine::AdoptSortedBatch(std::vector<int64_t>* ts,
+                              std::vector<uint64_t>* h, WriteResult* result) {
+  Rep& r = *rep_;
+  const size_t n = ts->size();
+  if (n < kAdoptMinRecords || h->size() != n) return false;
+  if (!std::is_sorted(ts->begin(), ts->end())) return false;
+  r.Seal();
+  RunPtr run = Run::FromVectors(std::move(*ts), std::move(*h), r.page_rows);
+  ts->clear();
+  h->clear();
+  r.Mutate([&](Version& v) { v.sealed.push_back({run, v.last_seq}); });
+  r.seals_total.fetch_add(1, std::memory_order_relaxed);
+  r.Wake();
+  *result = Pressure(r);
+  return true;
+}
+
 WriteResult Engine::Delete(int64_t lo, int64_t hi) {
   Rep& r = *rep_;
   if (lo > hi) return Pressure(r);

@@ -59,6 +59,23 @@ std::shared_ptr<const Run> Run::FromBuilder(ColumnBuilder&& b,
   return r;
 }
 
+std::shared_ptr<const Run> Run::FromVectors(std::vector<int64_t>&& ts,
+                                            std::vector<uint64_t>&& h,
+                                            size_t page_rows) {
+  std::shared_ptr<Run> r(new Run());
+  r->vec_ts_ = std::move(ts);
+  r->vec_h_ = std::move(h);
+  r->n_ = r->vec_ts_.size();
+  r->page_rows_ = page_rows;
+  r->ts_ = r->vec_ts_.data();
+  r->h_ = r->vec_h_.data();
+  r->BuildFence();
+  r->bytes_ = r->vec_ts_.capacity() * sizeof(int64_t) +
+              r->vec_h_.capacity() * sizeof(uint64_t) +
+              r->fence_.capacity() * sizeof(int64_t) + sizeof(Run);
+  return r;
+}
+
 std::shared_ptr<const Run> Run::Wrap(const int64_t* ts, const uint64_t* h,
                                      size_t n, size_t page_rows,
                                      std::shared_ptr<const void> owner,

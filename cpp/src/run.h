@@ -55,6 +55,10 @@ class Run {
   // insertion order). page_rows > 0.
   static std::shared_ptr<const Run> FromBuilder(ColumnBuilder&& b,
                                                 size_t page_rows);
+  // Takes the vectors' storage (sorted by ts, ties in insertion order).
+  static std::shared_ptr<const Run> FromVectors(std::vector<int64_t>&& ts,
+                                                std::vector<uint64_t>&& h,
+                                                size_t page_rows);
   // Wraps columns owned by `owner` without copying them.
   static std::shared_ptr<const Run> Wrap(const int64_t* ts, const uint64_t* h,
                                          size_t n, size_t page_rows,
@@ -89,6 +93,8 @@ class Run {
   std::vector<int64_t> fence_;  // fence_[p] = ts_[p * page_rows_]
   std::unique_ptr<int64_t[]> own_ts_;
   std::unique_ptr<uint64_t[]> own_h_;
+  std::vector<int64_t> vec_ts_;
+  std::vector<uint64_t> vec_h_;
   std::shared_ptr<const void> owner_;
 };
 

@@ -7,6 +7,8 @@
 // CollectHandles + drops == every handle ever written.
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <memory>
 #include <random>
 #include <unordered_set>
@@ -34,13 +36,17 @@ struct ModelParams {
   CompactionConfig compaction;
   int ops = 3000;
   bool extremes = true;
+  bool background = false;  // worker running; MaintStep replaced by Compact
+  AdaptiveConfig adaptive;
 };
 
 class ModelRunner {
  public:
   ModelRunner(const ModelParams& p, uint64_t seed) : p_(p), rng_(seed) {
     Config c;
-    c.maintenance = MaintenanceMode::kDisabled;
+    c.maintenance = p.background ? MaintenanceMode::kBackground : MaintenanceMode::kDisabled;
+    c.maintenance_wakeup_ms = 1;
+    c.adaptive = p.adaptive;
     c.memtable_max_bytes = p.memtable;
     c.target_page_bytes = p.page;
     c.window_size = p.window_size;
@@ -58,7 +64,7 @@ class ModelRunner {
       auto s = e_->GetSnapshot();
       std::vector<uint64_t> eq;
       for (size_t i = 0; i < n; ++i) {
-        if (h[i] >= ts_of_.size()) {
+        if (h[i] == 0 || h[i] >= next_handle_.load(std::memory_order_acquire)) {
           ++hook_violations_;
           continue;
         }
@@ -68,7 +74,9 @@ class ModelRunner {
       }
     });
     e_ = Engine::Create(c);
-    ts_of_.push_back(0);  // handle 0 unused
+    // Fixed capacity: the drop hook may read it from the worker thread, so it
+    // must never reallocate. Each op writes at most 61 records.
+    ts_of_.assign(static_cast<size_t>(p.ops) * 61 + 16, 0);
   }
 
   void Run() {
@@ -81,6 +89,7 @@ class ModelRunner {
       if (::testing::Test::HasFatalFailure() || failures_ > 20) return;
     }
     // Settle completely and check once more.
+    if (p_.background) e_->StopMaintenance();
     testing_util::SettleAll(e_.get());
     CheckAgainstModel();
     CheckDrops();
@@ -93,8 +102,20 @@ class ModelRunner {
     auto d = drops_.handles();
     EXPECT_TRUE(testing_util::Distinct(d));
     all.insert(all.end(), d.begin(), d.end());
+    Stats st = e_->GetStats();
+    std::printf("[          ] %d ops, %lu handles, max visible %zu, %zu dropped, "
+                "%lu seals, %lu flushes, %lu compactions, %lu windows dropped\n",
+                p_.ops, static_cast<unsigned long>(next_handle_.load() - 1), max_visible_,
+                d.size(), static_cast<unsigned long>(st.seals_total),
+                static_cast<unsigned long>(st.flushes_total),
+                static_cast<unsigned long>(st.compactions_total),
+                static_cast<unsigned long>(st.windows_dropped));
+    // The run must actually have exercised the layers it is meant to test.
+    EXPECT_GT(st.seals_total, 10u);
+    EXPECT_GT(st.compactions_total, 0u);
+    EXPECT_GT(d.size(), 0u);
     std::vector<uint64_t> written;
-    for (uint64_t h = 1; h < ts_of_.size(); ++h) written.push_back(h);
+    for (uint64_t h = 1; h < next_handle_.load(); ++h) written.push_back(h);
     EXPECT_EQ(MultisetDiff(all, written), "");
   }
 
@@ -112,9 +133,15 @@ class ModelRunner {
     return tail_ - static_cast<int64_t>(rng_() % 2000) + 10;
   }
 
+  uint64_t NewHandle(int64_t ts) {
+    uint64_t h = next_handle_.load(std::memory_order_relaxed);
+    ts_of_.at(h) = ts;
+    next_handle_.store(h + 1, std::memory_order_release);
+    return h;
+  }
+
   void Append(int64_t ts) {
-    uint64_t h = ts_of_.size();
-    ts_of_.push_back(ts);
+    uint64_t h = NewHandle(ts);
     e_->Append(ts, h);
     m_.Append(ts, h);
   }
@@ -137,8 +164,7 @@ class ModelRunner {
         } else {
           ts[i] = base + static_cast<int64_t>(i / 3);
         }
-        hs[i] = ts_of_.size();
-        ts_of_.push_back(ts[i]);
+        hs[i] = NewHandle(ts[i]);
         m_.Append(ts[i], hs[i]);
       }
       e_->AppendBatch(ts.data(), hs.data(), n);
@@ -162,7 +188,7 @@ class ModelRunner {
         m_.Delete(t, kMaxTs);
       }
     } else if (r < 620) {
-      int64_t t = tail_ - static_cast<int64_t>(rng_() % 3000);
+      int64_t t = tail_ - 1000 - static_cast<int64_t>(rng_() % 3000);
       if (rng_() % 20 == 0) t = kMinTs;  // no-op form
       e_->Cutoff(t);
       m_.Cutoff(t);
@@ -170,10 +196,16 @@ class ModelRunner {
       e_->Flush();
     } else if (r < 800) {
       int k = 1 + rng_() % 3;
-      for (int i = 0; i < k; ++i) e_->MaintStep();
+      for (int i = 0; i < k; ++i) {
+        if (p_.background) {
+          e_->Compact();
+        } else {
+          e_->MaintStep();
+        }
+      }
     } else if (r < 830) {
       e_->Compact();
-      if (rng_() % 3 == 0) testing_util::SettleAll(e_.get());
+      if (rng_() % 3 == 0 && !p_.background) testing_util::SettleAll(e_.get());
     } else if (r < 870) {
       if (snaps_.size() >= 8) snaps_.erase(snaps_.begin() + rng_() % snaps_.size());
       snaps_.push_back({e_->GetSnapshot(), m_, op_});
@@ -187,6 +219,7 @@ class ModelRunner {
   }
 
   void CheckAgainstModel() {
+    max_visible_ = std::max(max_visible_, m_.size());
     auto s = e_->GetSnapshot();
     auto got = Collect(*s, kMinTs, kMaxTs, false, 1 + rng_() % 300);
     if (got != m_.Visible()) {
@@ -289,10 +322,14 @@ class ModelRunner {
   DropRecorder drops_;
   std::unique_ptr<Engine> e_;
   Model m_;
-  std::vector<int64_t> ts_of_;  // handle -> ts
+  std::vector<int64_t> ts_of_;  // handle -> ts; fixed size
+  // Next handle to issue. release: ts_of_[h] is written before h becomes
+  // visible to the hook (which also synchronises through the engine).
+  std::atomic<uint64_t> next_handle_{1};
   std::vector<OldSnap> snaps_;
   std::unordered_set<uint64_t> seen_drops_;
   size_t checked_drops_ = 0;
+  size_t max_visible_ = 0;
   uint64_t hook_violations_ = 0;
   int64_t tail_ = 0;
   int op_ = 0;
@@ -348,6 +385,29 @@ TEST(EngineModel, TightSealedQueue) {
   p.memtable = 1024;
   p.max_delta = 1;
   RunSeeds(p, {13, 14});
+}
+
+TEST(EngineModel, AdaptiveWindows) {
+  ModelParams p;
+  p.window_size = 64;
+  p.adaptive.enabled = true;
+  p.adaptive.target_records = 40;
+  p.adaptive.min_window = 4;
+  p.adaptive.max_window = 4096;
+  p.adaptive.warmup_flushes = 1;
+  p.adaptive.alpha = 0.5;
+  p.adaptive.hysteresis_pct = 5;
+  p.adaptive.window_quantum = 4;
+  RunSeeds(p, {16, 17});
+}
+
+TEST(EngineModel, BackgroundWorkerMatchesModelAfterEveryWrite) {
+  // Visible contents do not depend on maintenance timing, so the model check
+  // after every op holds while the worker seals, flushes and compacts.
+  ModelParams p;
+  p.background = true;
+  p.sealed_max_runs = 2;
+  RunSeeds(p, {18, 19});
 }
 
 TEST(EngineModel, LargerPagesLongRun) {

@@ -104,6 +104,7 @@ struct Config {
 };
 
 constexpr uint64_t kMinPageBytes = 256;  // target_page_bytes below this is rejected
+constexpr size_t kAdoptMinRecords = 16384;  // see Engine::AdoptSortedBatch
 
 // Result of a write. Both values mean the write WAS committed.
 enum class WriteResult {
@@ -222,6 +223,12 @@ class Engine {
   // Commits all n records (seals as often as needed). Throws std::bad_alloc
   // only before anything is committed.
   WriteResult AppendBatch(const int64_t* ts, const uint64_t* handles, size_t n);
+  // If ts is sorted and large (>= kAdoptMinRecords), takes the two vectors'
+  // storage as a sealed run without copying (after sealing the memtable) and
+  // returns true with *result set; otherwise returns false and leaves the
+  // vectors untouched (use AppendBatch). REQUIRES: ts->size() == h->size().
+  bool AdoptSortedBatch(std::vector<int64_t>* ts, std::vector<uint64_t>* h,
+                        WriteResult* result);
   // Hides every record written so far with lo <= ts <= hi. lo > hi: no-op.
   WriteResult Delete(int64_t lo, int64_t hi);
   // Hides every record with ts < t written so far and lets maintenance drop
