@@ -1676,6 +1676,7 @@ cdef class TimelogIter:
             self._buf = NULL
         self._pos = 0
         self._n = 0
+        self._last = None                      # the recycled row's references
         if self._pinned:
             self._pinned = False
             if self._log is not None:
