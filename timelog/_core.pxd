@@ -188,6 +188,7 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         optional[int64_t] Floor(int64_t t) except +_translate_cpp_exception const
         cbool Contains(int64_t t) except +_translate_cpp_exception const
         void Equal(int64_t t, vector[uint64_t]* out) except +_translate_cpp_exception const
+        unique_ptr[CCursor] Range(int64_t lo, int64_t hi, cbool reverse) except +_translate_cpp_exception const
         CStats GetStats() except +_translate_cpp_exception const
 
         void CollectHandles(vector[uint64_t]* out) except +_translate_cpp_exception

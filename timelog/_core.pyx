@@ -719,7 +719,6 @@ cdef class Timelog:
 
     cdef TimelogIter _iter(self, int64_t lo, int64_t hi, bint empty, bint reverse):
         cdef CEngine* eng
-        cdef shared_ptr[const CSnapshot] snap
         self._reader()
         # Allocate first: an allocation may run finalizers that close the log,
         # so the engine pointer is fetched afterwards.
@@ -730,8 +729,7 @@ cdef class Timelog:
         if empty:
             it._closed = True
             return it
-        snap = eng.GetSnapshot()
-        it._cursor = move(snap.get().Range(lo, hi, reverse))
+        it._cursor = move(eng.Range(lo, hi, reverse))
         if it._cursor.get().Remaining() == 0:
             it._cursor.reset()
             it._closed = True

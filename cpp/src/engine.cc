@@ -291,6 +291,13 @@ void Engine::Equal(int64_t t, std::vector<uint64_t>* out) const {
   st.Equal(t, out);
 }
 
+std::unique_ptr<Cursor> Engine::Range(int64_t lo, int64_t hi,
+                                      bool reverse) const {
+  ReadState st;
+  rep_->InitReadState(&st);
+  return MakeCursor(std::move(st), lo, hi, reverse);
+}
+
 Stats Engine::GetStats() const {
   const Rep& r = *rep_;
   ReadState st;

@@ -64,6 +64,10 @@ class ReadState {
 void SourceVisible(const Source& s, size_t b, size_t e,
                    std::vector<IdxRange>* out);
 
+// A cursor over [lo, hi] of `st` (which it keeps alive).
+std::unique_ptr<Cursor> MakeCursor(ReadState st, int64_t lo, int64_t hi,
+                                   bool reverse);
+
 struct Snapshot::Rep {
   ReadState st;
 };

@@ -200,11 +200,12 @@ size_t Cursor::Next(Record* out, size_t cap) {
   return n;
 }
 
-std::unique_ptr<Cursor> Snapshot::Range(int64_t lo, int64_t hi,
-                                        bool reverse) const {
+// Builds a cursor over `st` (which the cursor keeps).
+std::unique_ptr<Cursor> MakeCursor(ReadState st, int64_t lo, int64_t hi,
+                                   bool reverse) {
   std::unique_ptr<Cursor> c(new Cursor());
   Cursor::Rep& r = *c->rep_;
-  r.st = rep_->st;
+  r.st = std::move(st);
   r.reverse = reverse;
   if (lo > hi) return c;
   std::vector<Source> srcs;
@@ -222,6 +223,11 @@ std::unique_ptr<Cursor> Snapshot::Range(int64_t lo, int64_t hi,
   }
   c->remaining_ = total;
   return c;
+}
+
+std::unique_ptr<Cursor> Snapshot::Range(int64_t lo, int64_t hi,
+                                        bool reverse) const {
+  return MakeCursor(rep_->st, lo, hi, reverse);
 }
 
 }  // namespace timelog

@@ -232,6 +232,17 @@ class ModelRunner {
       ++failures_;
       ADD_FAILURE() << "Count(all) after op " << op_;
     }
+    if (!p_.background) {
+      // Stats are exact too (nothing moves between the two calls).
+      Stats st = e_->GetStats();
+      if (st.records_estimate != m_.size() || st.min_ts != m_.Ceil(kMinTs) ||
+          st.max_ts != m_.Floor(kMaxTs) || st.records_physical < m_.size()) {
+        ++failures_;
+        ADD_FAILURE() << "Stats disagree with the model after op " << op_
+                      << ": records_estimate " << st.records_estimate << " model "
+                      << m_.size();
+      }
+    }
     for (int k = 0; k < 4; ++k) {
       int64_t lo = RandTs(), hi = RandTs();
       if (rng_() % 4 == 0) std::swap(lo, hi);

@@ -889,6 +889,65 @@ TEST(EngineWriteRead, ManyDeletesInsideOneMemtable) {
   ExpectMatches(*e->GetSnapshot(), m, {0, 1, 150, 299});
 }
 
+TEST(EngineWriteRead, LargeSortedBatchTiesWithExistingData) {
+  // Large sorted batches may be adopted as whole runs; ties with earlier
+  // records (memtable, OOO, sealed, L0, L1) must still come after them, and
+  // a delete written before the batch must not hide it.
+  for (int stage = 0; stage < kNumStages; ++stage) {
+    SCOPED_TRACE(StageName(stage));
+    Config c = SmallConfig();
+    auto e = Engine::Create(c);
+    Model m;
+    uint64_t h = 0;
+    for (int i = 0; i < 300; ++i) {  // some sealed, some in the memtable
+      e->Append(i * 10, ++h);
+      m.Append(i * 10, h);
+    }
+    e->Append(55, ++h);  // OOO
+    m.Append(55, h);
+    ApplyStage(e.get(), stage);
+    e->Delete(100, 200);
+    m.Delete(100, 200);
+    for (int rep = 0; rep < 3; ++rep) {
+      std::vector<int64_t> ts;
+      std::vector<uint64_t> hs;
+      for (int i = 0; i < 9000; ++i) {
+        ts.push_back(i / 3);  // sorted, ties inside the batch and with old data
+        hs.push_back(++h);
+        m.Append(ts.back(), h);
+      }
+      e->AppendBatch(ts.data(), hs.data(), ts.size());
+      ExpectMatches(*e->GetSnapshot(), m, {0, 10, 55, 100, 150, 200, 2990, 2999, 3000});
+      if (rep == 1) ApplyStage(e.get(), stage);
+    }
+    SettleAll(e.get());
+    ExpectMatches(*e->GetSnapshot(), m, {0, 10, 55, 100, 150, 200, 2990, 2999, 3000});
+  }
+}
+
+TEST(EngineWriteRead, LargeSortedBatchStartingBelowTail) {
+  auto e = Engine::Create(SmallConfig());
+  Model m;
+  uint64_t h = 0;
+  for (int i = 0; i < 100; ++i) {
+    e->Append(100000 + i, ++h);
+    m.Append(100000 + i, h);
+  }
+  std::vector<int64_t> ts;
+  std::vector<uint64_t> hs;
+  for (int i = 0; i < 50000; ++i) {
+    ts.push_back(99000 + i / 20);  // below, equal to and above the tail
+    hs.push_back(++h);
+    m.Append(ts.back(), h);
+  }
+  e->AppendBatch(ts.data(), hs.data(), ts.size());
+  e->Append(100050, ++h);
+  m.Append(100050, h);
+  ExpectMatches(*e->GetSnapshot(), m, {98999, 99000, 100000, 100050, 100099, 101499});
+  SettleAll(e.get());
+  ExpectMatches(*e->GetSnapshot(), m, {98999, 99000, 100000, 100050, 100099, 101499});
+}
+
 // ---------------------------------------------------------------- snapshots
 
 TEST(EngineWriteRead, OldSnapshotUnchangedByLaterActivity) {

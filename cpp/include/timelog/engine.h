@@ -141,6 +141,7 @@ struct Stats {
 
 class Version;      // internal
 class Memtable;     // internal
+class ReadState;    // internal
 
 // A sorted, contiguous, immutable piece of a run, kept alive by `owner`.
 struct PageSpan {
@@ -200,7 +201,8 @@ class Cursor {
   uint64_t Remaining() const { return remaining_; }
 
  private:
-  friend class Snapshot;
+  friend std::unique_ptr<Cursor> MakeCursor(ReadState st, int64_t lo,
+                                            int64_t hi, bool reverse);
   Cursor();
   struct Rep;
   std::unique_ptr<Rep> rep_;
@@ -270,6 +272,9 @@ class Engine {
   std::optional<int64_t> Floor(int64_t t) const;
   bool Contains(int64_t t) const;
   void Equal(int64_t t, std::vector<uint64_t>* out) const;
+  // Cursor over the current state; the same as GetSnapshot()->Range(...)
+  // without allocating a Snapshot. The cursor keeps what it reads alive.
+  std::unique_ptr<Cursor> Range(int64_t lo, int64_t hi, bool reverse = false) const;
   Stats GetStats() const;
 
   // ---- teardown helpers
