@@ -151,7 +151,7 @@ WriteResult Engine::Delete(int64_t lo, int64_t hi) {
     if (r.n > 0) mem_min = std::min(mem_min, r.mem->ts()[0]);
     int64_t mem_max = r.last_ts;
     overlap = !(hi < mem_min || lo > mem_max);
-    if (overlap && r.current->marks->size() >= kMaxMemMarks) {
+    if (overlap && r.Current()->marks->size() >= kMaxMemMarks) {
       r.Seal();
       overlap = false;
     }
