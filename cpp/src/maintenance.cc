@@ -127,11 +127,8 @@ void EngineState::AddSortedBatch(const int64_t* ts, const uint64_t* h,
   Seal();
   std::vector<uint32_t> idx(count);
   std::iota(idx.begin(), idx.end(), 0u);
-  std::stable_sort(idx.begin(), idx.end(),
-                   [ts](uint32_t a, uint32_t b) { return ts[a] < ts[b]; });
   ColumnBuilder b;
-  b.Reserve(count);
-  for (uint32_t i : idx) b.Push(ts[i], h[i]);
+  AppendStableSorted(ts, h, idx, &b);
   RunPtr run = Run::FromBuilder(std::move(b), page_rows);
   Mutate([&](Version& nv) { nv.sealed.push_back({run, nv.last_seq}); });
   seals_total.fetch_add(1, std::memory_order_relaxed);

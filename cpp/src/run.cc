@@ -184,4 +184,21 @@ void MergeSlices(const std::vector<ColumnSlice>& srcs, ColumnBuilder* out) {
   Merge2(live[0], live[1], out);
 }
 
+void AppendStableSorted(const int64_t* ts, const uint64_t* h,
+                        const std::vector<uint32_t>& idx, ColumnBuilder* out) {
+  struct Key {
+    int64_t ts;
+    uint32_t pos;  // position in idx: the tie-break that makes it stable
+  };
+  std::vector<Key> keys(idx.size());
+  for (size_t i = 0; i < idx.size(); ++i) {
+    keys[i] = {ts[idx[i]], static_cast<uint32_t>(i)};
+  }
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    return a.ts < b.ts || (a.ts == b.ts && a.pos < b.pos);
+  });
+  out->Reserve(out->size() + keys.size());
+  for (const Key& k : keys) out->Push(k.ts, h[idx[k.pos]]);
+}
+
 }  // namespace timelog

@@ -37,12 +37,8 @@ std::shared_ptr<const Run> Memtable::OooView(size_t on,
   }
   std::shared_ptr<const Run> view;
   if (!idx.empty()) {
-    const int64_t* ts = ots_.get();
-    std::stable_sort(idx.begin(), idx.end(),
-                     [ts](uint32_t a, uint32_t b) { return ts[a] < ts[b]; });
     ColumnBuilder b;
-    b.Reserve(idx.size());
-    for (uint32_t i : idx) b.Push(ots_[i], oh_[i]);
+    AppendStableSorted(ots_.get(), oh_.get(), idx, &b);
     view = Run::FromBuilder(std::move(b), page_rows);
   }
   cache_ = view;
