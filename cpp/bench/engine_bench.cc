@@ -182,6 +182,24 @@ struct Result {
   std::string note;
 };
 
+// A timed result: medians and minima of the engine and floor runs.
+Result TimedResult(const std::string& workload, size_t n,
+                   const std::vector<double>& te, const std::vector<double>& tf,
+                   uint64_t ops, const std::string& unit,
+                   const std::string& note) {
+  Result res;
+  res.workload = workload;
+  res.n = n;
+  res.engine_s = Median(te);
+  res.floor_s = Median(tf);
+  res.engine_min_s = *std::min_element(te.begin(), te.end());
+  res.floor_min_s = *std::min_element(tf.begin(), tf.end());
+  res.ops = ops;
+  res.unit = unit;
+  res.note = note;
+  return res;
+}
+
 struct Options {
   std::vector<size_t> ns = {1000000, 20000000};
   std::vector<std::string> workloads;
@@ -241,17 +259,8 @@ void RunIngest(const Options& o, size_t n, const std::string& name, const Data& 
     }
     tf.push_back(FloorPushBack(d));
   }
-  Result res;
-  res.workload = name;
-  res.n = n;
-  res.engine_s = Median(te);
-  res.floor_s = Median(tf);
-  res.engine_min_s = *std::min_element(te.begin(), te.end());
-  res.floor_min_s = *std::min_element(tf.begin(), tf.end());
-  res.ops = n;
-  res.unit = "record";
-  res.note = "floor: vector<Record>::push_back";
-  out->push_back(res);
+  out->push_back(TimedResult(name, n, te, tf, n, "record",
+                             "floor: vector<Record>::push_back"));
 }
 
 void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
@@ -324,17 +333,8 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
       g_sink = g_sink + ffound;
       tf.push_back(Seconds(t0, t1));
     }
-    Result res;
-    res.workload = "point_lookups";
-    res.n = n;
-    res.engine_s = Median(te);
-    res.floor_s = Median(tf);
-    res.engine_min_s = *std::min_element(te.begin(), te.end());
-    res.floor_min_s = *std::min_element(tf.begin(), tf.end());
-    res.ops = q;
-    res.unit = "lookup";
-    res.note = "floor: std::equal_range on sorted vector";
-    out->push_back(res);
+    out->push_back(TimedResult("point_lookups", n, te, tf, q, "lookup",
+                               "floor: std::equal_range on sorted vector"));
   }
 
   if (Wanted(o, "range100")) {
@@ -373,17 +373,8 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
       g_sink = g_sink + acc;
       tf.push_back(Seconds(t0, t1));
     }
-    Result res;
-    res.workload = "range100";
-    res.n = n;
-    res.engine_s = Median(te);
-    res.floor_s = Median(tf);
-    res.engine_min_s = *std::min_element(te.begin(), te.end());
-    res.floor_min_s = *std::min_element(tf.begin(), tf.end());
-    res.ops = q;
-    res.unit = "range";
-    res.note = "floor: lower_bound + copy of 100 records";
-    out->push_back(res);
+    out->push_back(TimedResult("range100", n, te, tf, q, "range",
+                               "floor: lower_bound + copy of 100 records"));
   }
 
   if (Wanted(o, "full_scan")) {
@@ -402,15 +393,7 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
       te.push_back(Seconds(t0, t1));
       tf.push_back(FloorScan(sorted));
     }
-    Result res;
-    res.workload = "full_scan";
-    res.n = n;
-    res.engine_s = Median(te);
-    res.floor_s = Median(tf);
-    res.engine_min_s = *std::min_element(te.begin(), te.end());
-    res.floor_min_s = *std::min_element(tf.begin(), tf.end());
-    res.ops = n;
-    res.unit = "record";
+    Result res = TimedResult("full_scan", n, te, tf, n, "record", "");
     res.note = "floor: sum of ts over std::vector<Record>; target ratio <= 3";
     out->push_back(res);
   }
@@ -441,15 +424,7 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
       te.push_back(Seconds(t0, t2));
       tf.push_back(FloorScan(sorted));
     }
-    Result res;
-    res.workload = "range_deletes_10k";
-    res.n = n;
-    res.engine_s = Median(te);
-    res.floor_s = Median(tf);
-    res.engine_min_s = *std::min_element(te.begin(), te.end());
-    res.floor_min_s = *std::min_element(tf.begin(), tf.end());
-    res.ops = n;
-    res.unit = "record";
+    Result res = TimedResult("range_deletes_10k", n, te, tf, n, "record", "");
     char buf[160];
     std::snprintf(buf, sizeof buf,
                   "10k deletes %.1f ms + scan of %lu visible rows; floor: full-scan floor",
@@ -482,15 +457,7 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
       te.push_back(Seconds(t0, t1));
       tf.push_back(FloorPushBack(d));
     }
-    Result res;
-    res.workload = "cutoff_retention";
-    res.n = n;
-    res.engine_s = Median(te);
-    res.floor_s = Median(tf);
-    res.engine_min_s = *std::min_element(te.begin(), te.end());
-    res.floor_min_s = *std::min_element(tf.begin(), tf.end());
-    res.ops = n;
-    res.unit = "record";
+    Result res = TimedResult("cutoff_retention", n, te, tf, n, "record", "");
     res.note = "retention n/10 records; floor: vector push_back";
     out->push_back(res);
   }
