@@ -195,11 +195,15 @@ cdef inline bint _ts_exact(PyObject* o, int64_t* out) noexcept:
     out-of-range ints, wrong types) goes to _ts_of_slow, which raises the
     right error.
     """
-    cdef int overflow = 0
     if not _PyLong_CheckExact(o):
         return False
-    out[0] = _PyLong_AsLongLongAndOverflow(o, &overflow)
-    return overflow == 0
+    # Cython's own conversion reads small ints' digits inline (no call into
+    # libpython on the common path); overflow falls back to the slow path.
+    try:
+        out[0] = <long long>(<object>o)
+    except OverflowError:
+        return False
+    return True
 
 
 cdef int64_t _ts_of_slow(object o, object name) except? -1:
