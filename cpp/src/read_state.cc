@@ -162,7 +162,7 @@ uint64_t ReadState::Count(int64_t lo, int64_t hi) const {
   std::vector<IdxRange> vis;
   for (const Source& s : srcs) {
     size_t b = s.run->LowerBound(lo);
-    size_t e = hi == kMaxTs ? s.run->size() : s.run->UpperBound(hi);
+    size_t e = hi == kMaxTs ? s.run->size() : s.run->UpperBoundFrom(b, hi);
     if (!s.hide && !s.idx_hide) {
       total += e > b ? e - b : 0;
       continue;

@@ -115,6 +115,19 @@ size_t Run::UpperBound(int64_t t) const {
   return std::upper_bound(ts_ + b, ts_ + e, t) - ts_;
 }
 
+size_t Run::UpperBoundFrom(size_t from, int64_t t) const {
+  if (from >= n_ || ts_[from] > t) return from;
+  // ts_[from] <= t: double the step until it overshoots, then search.
+  size_t lo = from, step = 1;
+  while (lo + step < n_ && ts_[lo + step] <= t) {
+    lo += step;
+    step *= 2;
+    if (step >= page_rows_) return UpperBound(t);  // far away: use the fence
+  }
+  size_t hi = std::min(n_, lo + step);
+  return std::upper_bound(ts_ + lo + 1, ts_ + hi, t) - ts_;
+}
+
 namespace {
 
 // Stable two-way merge; a wins ties.

@@ -81,6 +81,9 @@ class Run {
   size_t LowerBound(int64_t t) const;
   // First row with ts > t (n if none).
   size_t UpperBound(int64_t t) const;
+  // The same, knowing the answer is >= from: gallops forward from `from`, so
+  // a short range costs a few nearby probes instead of a second full search.
+  size_t UpperBoundFrom(size_t from, int64_t t) const;
 
  private:
   Run() = default;

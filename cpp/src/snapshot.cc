@@ -29,7 +29,7 @@ std::vector<PageSpan> Snapshot::PageSpans(int64_t lo, int64_t hi) const {
   auto add = [&](const RunPtr& r) {
     if (r->size() == 0 || r->min_ts() > hi || r->max_ts() < lo) return;
     size_t b = r->LowerBound(lo);
-    size_t e = hi == kMaxTs ? r->size() : r->UpperBound(hi);
+    size_t e = hi == kMaxTs ? r->size() : r->UpperBoundFrom(b, hi);
     size_t pr = r->page_rows();
     for (size_t p = b / pr; p * pr < e; ++p) {
       size_t pb = std::max(b, p * pr);
@@ -214,7 +214,7 @@ std::unique_ptr<Cursor> MakeCursor(ReadState st, int64_t lo, int64_t hi,
   for (const Source& s : srcs) {
     SrcState ss{s.run, {}, 0, 0};
     size_t b = s.run->LowerBound(lo);
-    size_t e = hi == kMaxTs ? s.run->size() : s.run->UpperBound(hi);
+    size_t e = hi == kMaxTs ? s.run->size() : s.run->UpperBoundFrom(b, hi);
     SourceVisible(s, b, e, &ss.vis);
     if (ss.vis.empty()) continue;
     for (const IdxRange& v : ss.vis) total += v.e - v.b;
