@@ -313,6 +313,7 @@ void EngineState::CompactL0(const VersionPtr& v) {
 }
 
 bool EngineState::DropCovered(const VersionPtr& v) {
+  if (v->tomb_n == 0) return false;  // nothing can cover a run: skip the scan
   std::vector<uint64_t> dropped;
   auto drop_run = [&](const Run& r) {
     dropped.insert(dropped.end(), r.handles(), r.handles() + r.size());
@@ -362,6 +363,7 @@ bool EngineState::DropCovered(const VersionPtr& v) {
 }
 
 bool EngineState::RewriteWindows(const VersionPtr& v, bool force) {
+  if (!force && v->tomb_n == 0) return false;  // no delete debt anywhere
   const uint32_t limit = cfg.compaction.max_windows;
   std::vector<uint64_t> dropped;
   std::shared_ptr<WindowList> wl;
