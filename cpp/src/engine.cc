@@ -265,30 +265,34 @@ std::shared_ptr<const Snapshot> Engine::GetSnapshot() const {
   return s;
 }
 
-uint64_t Engine::Count(int64_t lo, int64_t hi) const {
+namespace {
+
+// Runs f on a read state of the current version, built on the stack.
+template <class F>
+auto OnCurrent(const EngineState& r, F&& f) {
   ReadState st;
-  rep_->InitReadState(&st);
-  return st.Count(lo, hi);
+  r.InitReadState(&st);
+  return f(st);
+}
+
+}  // namespace
+
+uint64_t Engine::Count(int64_t lo, int64_t hi) const {
+  return OnCurrent(*rep_, [&](const ReadState& st) { return st.Count(lo, hi); });
 }
 
 std::optional<int64_t> Engine::Ceil(int64_t t) const {
-  ReadState st;
-  rep_->InitReadState(&st);
-  return st.Ceil(t);
+  return OnCurrent(*rep_, [&](const ReadState& st) { return st.Ceil(t); });
 }
 
 std::optional<int64_t> Engine::Floor(int64_t t) const {
-  ReadState st;
-  rep_->InitReadState(&st);
-  return st.Floor(t);
+  return OnCurrent(*rep_, [&](const ReadState& st) { return st.Floor(t); });
 }
 
 bool Engine::Contains(int64_t t) const { return Count(t, t) > 0; }
 
 void Engine::Equal(int64_t t, std::vector<uint64_t>* out) const {
-  ReadState st;
-  rep_->InitReadState(&st);
-  st.Equal(t, out);
+  OnCurrent(*rep_, [&](const ReadState& st) { st.Equal(t, out); });
 }
 
 std::unique_ptr<Cursor> Engine::Range(int64_t lo, int64_t hi,

@@ -16,8 +16,10 @@
 //   tombstones and memtables, which the step carries over.
 // * `wake_mu` guards running/stop/wake/worker and pairs with wake_cv (worker
 //   wakeups) and room_cv (writers waiting for backpressure relief).
-// * Lock order: maint_mu -> mu; wake_mu is never held together with the
-//   others. The drop callback is invoked with no lock held except maint_mu.
+// * Lock order: maint_mu -> mu and maint_mu -> wake_mu (a flush notifies
+//   backpressure waiters); mu and wake_mu are never held together. The drop
+//   callback is invoked with no engine lock held, except maint_mu when the
+//   removal was done by maintenance.
 
 #ifndef TIMELOG_SRC_ENGINE_STATE_H_
 #define TIMELOG_SRC_ENGINE_STATE_H_
@@ -117,7 +119,7 @@ class EngineState {
   bool Step();
   void WorkerLoop();
   void Wake();
-  // Invokes the drop callback (no lock but maint_mu held).
+  // Invokes the drop callback. REQUIRES: mu and wake_mu not held.
   void Report(const std::vector<uint64_t>& dropped);
   void NotifyRoom();
 

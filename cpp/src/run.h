@@ -74,7 +74,8 @@ class Run {
   size_t pages() const { return (n_ + page_rows_ - 1) / page_rows_; }
   // Bytes this run keeps allocated (columns + fence).
   size_t bytes() const { return bytes_; }
-  // True if the columns are not this run's own exact-size allocation.
+  // True if the run borrows another object's columns (a sealed memtable's),
+  // which may be larger than the run: flush repacks such runs when mostly empty.
   bool wrapped() const { return owner_ != nullptr; }
 
   // First row with ts >= t (n if none). O(log pages + log page_rows).
