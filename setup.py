@@ -45,7 +45,7 @@ class BuildExt(build_ext):
 
 ext = Extension(
     "timelog._core",
-    sources=["timelog/_core.pyx"] + sorted(glob.glob("cpp/src/*.cc")),
+    sources=["src/timelog/_core.pyx"] + sorted(glob.glob("cpp/src/*.cc")),
     include_dirs=["cpp/include"],
     depends=sorted(glob.glob("cpp/include/timelog/*.h") + glob.glob("cpp/src/*.h")),
     language="c++",

@@ -27,7 +27,7 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-_SOURCE_PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "timelog"
+_SOURCE_PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "src" / "timelog"
 
 
 def _imported_package():
