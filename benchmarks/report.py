@@ -15,7 +15,7 @@ END = "<!-- END GENERATED RESULTS -->"
 
 @dataclass
 class Target:
-    """A row of DESIGN.md "Performance targets".
+    """A row of the performance targets table (docs/performance.md).
 
     ``vs_lib`` / ``vs_skl``: timelog must be at least this many times better (time or
     bytes of the other library divided by timelog's). ``vs_floor``: timelog may cost
@@ -44,7 +44,7 @@ def targets(p: dict) -> list[Target]:
         Target(f"full scan ({n})", "full_scan", "scan", 1.5, 3, 1.5),
         Target(f"{_count(min(p['deletes'], p['n'] // 4))} range deletes, then scan ({n})",
                "delete_scan", "deletes+scan", 3),
-        Target(f"rolling stream + cutoff ({n}, no DESIGN target)", "retention",
+        Target(f"rolling stream + cutoff ({n}, no target)", "retention",
                "stream+cutoff", None, None),
         Target(f"engine bytes/record after compaction ({n})", "memory", "bytes/record",
                2, 3, None, 18),
@@ -202,7 +202,7 @@ def render_markdown(data: dict, image_prefix: str = "", h2: str = "##",
             str(x) for x in (info.get("version"), info.get("module")) if x)
         out.append(f"| {LIB_TITLES[lib]} | {st['status']} | {det.replace('|', '/')} |")
 
-    out += ["", f"{h2} Targets (DESIGN.md)", "",
+    out += ["", f"{h2} Targets", "",
             "Cost per record (ingest, scan), per query (lookups, ranges) or per original "
             "record (deletes + scan, stream), median. A ratio is how many times "
             "timelog is better than the other library (their cost / timelog's cost), "

@@ -2,11 +2,11 @@
 
 The model is deliberately naive: a list of ``(ts, seq, obj)`` records and a list of
 sequenced tombstones ``(t1, t2, seq)`` over half-open intervals. A record is visible
-iff no tombstone written *after* it covers its timestamp (SPEC §1 "deletes are
+iff no tombstone written *after* it covers its timestamp ("deletes are
 sequenced"). Reads are computed by brute force, so the model is obviously right and
 slow; it is only used with small inputs.
 
-Unbounded (``None``) bounds really include the extreme timestamps (SPEC §1 [better]):
+Unbounded (``None``) bounds really include the extreme timestamps:
 internally a ``None`` lower bound is ``-2**63`` and a ``None`` upper bound is ``2**63``
 (one past the largest int64, so ``2**63 - 1`` is included).
 """

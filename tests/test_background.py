@@ -5,7 +5,7 @@ concurrently (tiny memtable, pages and windows), and against RefModel; reads are
 compared at checkpoints. Also: snapshots stay consistent while deletes and compaction
 run, delete-debt compaction, out-of-order budget, and the misuse "chaos" run (several
 threads doing anything at all, including close/reopen) in a subprocess, which must
-not crash the interpreter (SPEC §1).
+not crash the interpreter.
 """
 
 import os

@@ -1,4 +1,4 @@
-"""Backpressure and busy policies (SPEC §5).
+"""Backpressure and busy policies.
 
 Pressure is created deterministically with maintenance="disabled", a small memtable
 and sealed_max_runs=1: nothing flushes unless the test calls flush(), so the sealed
@@ -152,7 +152,7 @@ def test_extend_under_other_policies(policy):
 
 
 def test_busy_error_from_flush_or_maint_step_is_retryable():
-    # SPEC: busy from flush/maint_step is a publish conflict; nothing is lost.
+    # Contract: busy from flush/maint_step is a publish conflict; nothing is lost.
     with pressured("silent") as log:
         for i in range(5000):
             log.append(i, i)
@@ -271,7 +271,7 @@ ops = st.lists(
     ops=ops,
 )
 def test_property_every_write_committed(policy, sealed_max_runs, mem_factor, ops):
-    """Under every policy and pressure level every write is committed (SPEC §5)."""
+    """Under every policy and pressure level every write is committed."""
     log = Timelog(
         maintenance="disabled",
         busy_policy=policy,

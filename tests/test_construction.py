@@ -1,4 +1,4 @@
-"""Construction, options, presets and read-only properties (SPEC §2, §9)."""
+"""Construction, options, presets and read-only properties."""
 
 import time
 

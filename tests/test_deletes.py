@@ -1,4 +1,4 @@
-"""Deletes: point, range, slices, cutoff, sequencing, extremes (SPEC §1, §3)."""
+"""Deletes: point, range, slices, cutoff, sequencing, extremes."""
 
 import pytest
 

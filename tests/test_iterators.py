@@ -1,4 +1,4 @@
-"""TimelogIter: len, next_batch, close, context manager, snapshot isolation (SPEC §1, §4)."""
+"""TimelogIter: len, next_batch, close, context manager, snapshot isolation."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Reference-count balance over many operations (SPEC §6, §9)."""
+"""Reference-count balance over many operations."""
 
 import gc
 import random

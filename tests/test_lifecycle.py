@@ -1,4 +1,4 @@
-"""Lifecycle: close, closed-log use, context manager, reopen, maintenance start/stop (SPEC §6)."""
+"""Lifecycle: close, closed-log use, context manager, reopen, maintenance start/stop."""
 
 import time
 

@@ -1,4 +1,4 @@
-"""Payload lifetimes, retirement drains, pins, close/dealloc and re-entrancy (SPEC §6).
+"""Payload lifetimes, retirement drains, pins, close/dealloc and re-entrancy.
 
 Deleted payloads are physically removed in disabled mode by
 ``flush(); compact(); while maint_step(): pass``; the binding then releases their
@@ -384,7 +384,7 @@ def test_reference_cycle_between_log_and_iterator_collected():
     """An iterator keeps its log alive, so a log can only be deallocated under a
     live iterator through a garbage cycle: whatever order the collector clears the
     cycle in, nothing crashes, every payload is released, and a log collected while
-    pins are still held warns with ResourceWarning (SPEC §6)."""
+    pins are still held warns with ResourceWarning."""
     objs, base = make_objs(50)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")

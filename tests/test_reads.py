@@ -1,4 +1,4 @@
-"""Reads: slicing, range forms, point reads, len, `in`, navigation (SPEC §1, §4)."""
+"""Reads: slicing, range forms, point reads, len, `in`, navigation."""
 
 import pytest
 

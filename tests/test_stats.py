@@ -1,4 +1,4 @@
-"""stats() schema and exact counters (SPEC §8)."""
+"""stats() schema and exact counters."""
 
 import pytest
 

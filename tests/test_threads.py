@@ -1,4 +1,4 @@
-"""Threads: concurrent readers, writer + background maintenance, GIL release (SPEC §1, §5)."""
+"""Threads: concurrent readers, writer + background maintenance, GIL release."""
 
 import threading
 import time
@@ -194,7 +194,7 @@ def _big_log(**kw):
 
 def test_blocked_writer_releases_gil():
     """A write blocked on backpressure (the worker is busy with a big compaction, so
-    sealed runs cannot be flushed) waits with the GIL released (SPEC §5)."""
+    sealed runs cannot be flushed) waits with the GIL released."""
     log, n = _big_log(
         maintenance="background",
         busy_policy="raise",
@@ -261,7 +261,7 @@ def test_flush_policy_in_threads_commits_everything():
         sealed_max_runs=1,
     )
     errors = []
-    lock = threading.Lock()  # one writer at a time (SPEC §1)
+    lock = threading.Lock()  # one writer at a time
 
     def writer(base):
         try:
@@ -284,7 +284,7 @@ def test_flush_policy_in_threads_commits_everything():
 
 
 def test_concurrent_unserialized_writes_do_not_crash():
-    # SPEC §1: misuse (several writers) must never corrupt memory or crash.
+    # Contract: misuse (several writers) must never corrupt memory or crash.
     log = Timelog(maintenance="background", busy_policy="silent")
     errors = []
 

@@ -1,4 +1,4 @@
-"""Zero-copy page views (SPEC §7). Pages exist only after flush()."""
+"""Zero-copy page views. Pages exist only after flush()."""
 
 import gc
 import sys

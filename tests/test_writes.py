@@ -1,4 +1,4 @@
-"""Writes: append forms, __setitem__, extend forms, strict validation (SPEC §3)."""
+"""Writes: append forms, __setitem__, extend forms, strict validation."""
 
 import sys
 

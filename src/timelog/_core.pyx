@@ -676,7 +676,7 @@ cdef class Timelog:
         return 0
 
     cdef int _after_write(self, CWriteResult r, Py_ssize_t committed) except -1:
-        """Busy policy (SPEC §5) and opportunistic drain after a committed write."""
+        """Busy policy and opportunistic drain after a committed write."""
         cdef CEngine* eng
         cdef bint busy = r == CWriteResult.kBusy
         cdef bint room = False
@@ -778,7 +778,7 @@ cdef class Timelog:
         ``time_unit``. Timestamps are ints (or objects with ``__index__``, like numpy
         integers) in int64; bool and float raise ``TypeError``, out of range raises
         ``OverflowError``, below ``min_ts`` raises ``ValueError``. Under backpressure
-        the record is committed and the busy policy applies (SPEC §5).
+        the record is committed and the busy policy applies.
 
         Runtime complexity: amortised O(1) for in-order timestamps.
 

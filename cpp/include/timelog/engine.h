@@ -84,7 +84,8 @@ struct AdaptiveConfig {
   uint32_t failure_backoff_pct = 0;        // grow window by this percent on backoff
 };
 
-// Zero values mean "default" as in SPEC §2, except where noted.
+// Zero values mean "default" (the Python option defaults in docs/api.md),
+// except where noted.
 struct Config {
   MaintenanceMode maintenance = MaintenanceMode::kBackground;
   uint64_t memtable_max_bytes = 1u << 20;
