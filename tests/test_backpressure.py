@@ -325,3 +325,25 @@ def test_property_every_write_committed(policy, sealed_max_runs, mem_factor, ops
         assert list(log) == expected
     finally:
         log.close()
+
+
+
+@pytest.mark.parametrize("stopped_worker", [False, True])
+def test_busy_message_says_what_to_do(stopped_worker):
+    # A disabled log, or a background log whose worker was stopped: nothing makes room.
+    log = Timelog(maintenance="background" if stopped_worker else "disabled",
+                  memtable_max_bytes=1024, sealed_max_runs=1, sealed_wait_ms=0)
+    try:
+        if stopped_worker:
+            log.stop_maintenance()
+        with pytest.raises(TimelogBusyError) as ei:
+            log.extend((t, t) for t in range(10_000))
+        msg = str(ei.value)
+        assert msg.startswith("write committed, but the log is under backpressure"), msg
+        assert "maintenance is disabled" in msg, msg
+        for remedy in ("flush()", "busy_policy='flush'", "Timelog.for_bulk_ingest()"):
+            assert remedy in msg, (remedy, msg)
+        assert ei.value.committed == 10_000
+        assert len(log) == 10_000
+    finally:
+        log.close()

@@ -1,5 +1,9 @@
 """Construction, options, presets and read-only properties."""
 
+import os
+import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
@@ -325,3 +329,35 @@ def test_repr_does_not_raise():
     assert isinstance(repr(log), str)
     log.close()
     assert isinstance(repr(log), str)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS semantics are Linux's")
+def test_memtable_allocation_failure_names_the_option():
+    # A child with a capped address space asks for a 32 GiB memtable: the MemoryError
+    # must say what could not be allocated, how big, and which option sized it.
+    code = textwrap.dedent("""
+        import resource
+        from timelog import Timelog
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+        try:
+            Timelog(memtable_max_bytes=32 << 30)
+        except MemoryError as e:
+            print("MemoryError:", e)
+        else:
+            print("no error")
+        log = Timelog(memtable_max_bytes=1 << 20)   # the process is still usable
+        log.append(1, "x")
+        print(log[1])
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": _import_root()})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("MemoryError: could not allocate the memtable's"), lines
+    assert "(memtable_max_bytes)" in lines[0] and "GiB" in lines[0], lines
+    assert lines[1] == "['x']"
+
+
+def _import_root():
+    # The directory the tested timelog was imported from, so the child imports it too.
+    return os.path.dirname(os.path.dirname(os.path.abspath(timelog.__file__)))

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <new>
 
+#include "alloc.h"
+
 namespace timelog {
 
 void ColumnBuilder::Reserve(size_t n) {
@@ -12,8 +14,8 @@ void ColumnBuilder::Reserve(size_t n) {
 
 void ColumnBuilder::Grow(size_t need) {
   size_t cap = std::max<size_t>({need, cap_ * 2, 16});
-  std::unique_ptr<int64_t[]> ts(new int64_t[cap]);
-  std::unique_ptr<uint64_t[]> h(new uint64_t[cap]);
+  auto ts = NewArray<int64_t>(cap, "a sorted run's timestamp column");
+  auto h = NewArray<uint64_t>(cap, "a sorted run's object column");
   if (n_ > 0) {
     std::memcpy(ts.get(), ts_.get(), n_ * sizeof(int64_t));
     std::memcpy(h.get(), h_.get(), n_ * sizeof(uint64_t));
@@ -38,8 +40,9 @@ std::shared_ptr<const Run> Run::FromBuilder(ColumnBuilder&& b,
   r->page_rows_ = page_rows;
   if (b.cap_ != b.n_) {
     // Shrink to the exact size: runs live long, builders over-allocate.
-    std::unique_ptr<int64_t[]> ts(new int64_t[b.n_ ? b.n_ : 1]);
-    std::unique_ptr<uint64_t[]> h(new uint64_t[b.n_ ? b.n_ : 1]);
+    auto ts = NewArray<int64_t>(b.n_ ? b.n_ : 1,
+                                "a sorted run's timestamp column");
+    auto h = NewArray<uint64_t>(b.n_ ? b.n_ : 1, "a sorted run's object column");
     if (b.n_) {
       std::memcpy(ts.get(), b.ts_.get(), b.n_ * sizeof(int64_t));
       std::memcpy(h.get(), b.h_.get(), b.n_ * sizeof(uint64_t));

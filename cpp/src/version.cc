@@ -2,15 +2,23 @@
 
 #include <algorithm>
 
+#include "alloc.h"
+
 namespace timelog {
 
 Memtable::Memtable(size_t cap_rows, size_t ooo_cap_rows)
     : cap_(cap_rows),
       ooo_cap_(ooo_cap_rows),
-      ts_(new int64_t[cap_rows]),
-      h_(new uint64_t[cap_rows]),
-      ots_(new int64_t[ooo_cap_rows]),
-      oh_(new uint64_t[ooo_cap_rows]) {}
+      ts_(NewArray<int64_t>(
+          cap_rows, "the memtable's timestamp column (memtable_max_bytes)")),
+      h_(NewArray<uint64_t>(
+          cap_rows, "the memtable's object column (memtable_max_bytes)")),
+      ots_(NewArray<int64_t>(
+          ooo_cap_rows,
+          "the memtable's out-of-order timestamps (ooo_budget_bytes)")),
+      oh_(NewArray<uint64_t>(
+          ooo_cap_rows,
+          "the memtable's out-of-order objects (ooo_budget_bytes)")) {}
 
 std::shared_ptr<const Run> Memtable::InorderView(size_t n,
                                                  size_t page_rows) const {

@@ -27,6 +27,7 @@
 #include <mutex>
 #include <vector>
 
+#include "alloc.h"
 #include "run.h"
 
 namespace timelog {
@@ -42,7 +43,8 @@ struct Tombstone {
 // engine copies the live entries into a bigger log.
 class TombLog {
  public:
-  explicit TombLog(size_t cap) : cap_(cap), items_(new Tombstone[cap]) {}
+  explicit TombLog(size_t cap)
+      : cap_(cap), items_(NewArray<Tombstone>(cap, "the tombstone log")) {}
   size_t cap() const { return cap_; }
   Tombstone* items() { return items_.get(); }
   const Tombstone* items() const { return items_.get(); }

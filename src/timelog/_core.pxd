@@ -19,6 +19,7 @@ from libcpp.vector cimport vector
 # `catch (...)` of every `except +_translate_cpp_exception` call (with the GIL
 # held: Cython acquires it when the call site is in a `nogil` block). It
 # rethrows the active exception and maps it:
+#   timelog::AllocationError -> MemoryError naming the structure and size
 #   std::bad_alloc         -> MemoryError
 #   std::invalid_argument  -> ValueError   (engine config validation)
 #   std::out_of_range      -> ValueError
@@ -29,6 +30,7 @@ cdef extern from *:
     """
     #include <new>
     #include <stdexcept>
+    #include "timelog/engine.h"
     static PyObject* timelog_error_class = NULL;
 
     static void timelog_set_error_class(PyObject* cls) {
@@ -41,8 +43,12 @@ cdef extern from *:
       PyObject* fallback = timelog_error_class ? timelog_error_class : PyExc_RuntimeError;
       try {
         throw;
+      } catch (const timelog::AllocationError& e) {
+        PyErr_SetString(PyExc_MemoryError, e.what());
       } catch (const std::bad_alloc&) {
-        PyErr_NoMemory();
+        PyErr_SetString(PyExc_MemoryError,
+                        "the timelog engine could not allocate memory "
+                        "(a C++ allocation failed)");
       } catch (const std::invalid_argument& e) {
         PyErr_SetString(PyExc_ValueError, e.what());
       } catch (const std::out_of_range& e) {

@@ -696,11 +696,24 @@ cdef class Timelog:
                 busy = False
         self._maybe_drain()
         if busy and self._policy == POLICY_RAISE:
-            raise TimelogBusyError(
-                "write committed, but the log is under backpressure "
-                "(sealed runs waiting for flush are at sealed_max_runs)",
-                committed=committed)
+            raise TimelogBusyError(self._busy_message(), committed=committed)
         return 0
+
+    cdef str _busy_message(self):
+        """Why a committed write reports busy, and what the caller can do about it."""
+        if self._background:
+            cause = ("the background worker has not flushed the sealed runs yet "
+                     "(they are at sealed_max_runs)")
+            remedy = ("retry later, call flush(), raise sealed_max_runs or "
+                      "sealed_wait_ms, or use busy_policy='flush' (writers flush "
+                      "themselves) or 'silent'")
+        else:
+            cause = ("maintenance is disabled and the sealed runs waiting for "
+                     "flush are at sealed_max_runs")
+            remedy = ("call flush() or maint_step() to make room, or use "
+                      "busy_policy='flush' (writers flush themselves), "
+                      "Timelog.for_bulk_ingest() or maintenance='background'")
+        return f"write committed, but the log is under backpressure: {cause}; {remedy}"
 
     cdef inline int64_t _now(self) noexcept:
         cdef timespec tsp
@@ -866,8 +879,7 @@ cdef class Timelog:
         cdef int64_t v
         cdef bint guard = self._has_min_ts
         cdef int64_t lo = self._min_ts
-        tsv.reserve(_Fast_SIZE(s))
-        hv.reserve(_Fast_SIZE(s))
+        _reserve_rows(tsv, hv, _Fast_SIZE(s), _Fast_SIZE(s))
         cdef Py_ssize_t ahead
         cdef PyObject* nxt
         while i < _Fast_SIZE(s):   # re-read: Python code in the slow path may resize a list
@@ -954,7 +966,7 @@ cdef class Timelog:
             if n != _Fast_SIZE(os):
                 raise ValueError(f"extend(timestamps, objects): length mismatch "
                                  f"({n} timestamps, {_Fast_SIZE(os)} objects)")
-            tsv.reserve(n)
+            _reserve_rows(tsv, NULL, n, 0)
             if not strict:
                 keep.assign(n, 1)
             i = 0
@@ -983,7 +995,7 @@ cdef class Timelog:
         if n != _Fast_SIZE(os):
             raise ValueError(f"extend(timestamps, objects): length mismatch "
                              f"({n} timestamps, {_Fast_SIZE(os)} objects)")
-        hv.reserve(n)
+        _reserve_rows(NULL, hv, 0, n)
         if keep.size() == 0:
             for i in range(n):
                 o = _Fast_ITEM(os, i)
@@ -1517,6 +1529,23 @@ cdef class Timelog:
         self._retired = NULL
 
 
+cdef int _reserve_rows(vector[int64_t]* tsv, vector[uint64_t]* hv,
+                       Py_ssize_t n_ts, Py_ssize_t n_h) except -1:
+    """Reserve the staging columns of a batch; a failure names what and how big."""
+    cdef Py_ssize_t n = n_ts
+    try:
+        if tsv != NULL:
+            tsv.reserve(n_ts)
+        n = n_h
+        if hv != NULL:
+            hv.reserve(n_h)
+    except MemoryError:
+        raise MemoryError(
+            f"could not allocate the staging column for a batch of {n} records: "
+            f"{n} rows x 8 bytes = {n * 8 / 2**20:.1f} MiB") from None
+    return 0
+
+
 cdef void _decref_all(vector[uint64_t]* hv, size_t start) noexcept:
     """Give back references taken for records that were not committed."""
     cdef size_t i
@@ -1710,7 +1739,9 @@ cdef class TimelogIter:
             self._cap = _ITER_BUF_MAX if rem > _ITER_BUF_MAX else (rem if rem > 0 else 1)
             self._buf = <CRecord*>malloc(self._cap * sizeof(CRecord))
             if self._buf == NULL:
-                raise MemoryError()
+                raise MemoryError(
+                    f"could not allocate the iterator's row buffer: {self._cap} rows x "
+                    f"{sizeof(CRecord)} bytes")
         self._pos = 0
         self._n = self._cursor.get().Next(self._buf, self._cap)
         if self._n == 0:

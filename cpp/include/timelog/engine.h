@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,21 @@ namespace timelog {
 
 constexpr int64_t kMinTs = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxTs = std::numeric_limits<int64_t>::max();
+
+// Thrown (as a std::bad_alloc, so generic handlers still see an allocation
+// failure) when the engine cannot allocate one of its column arrays; what()
+// names the structure and the size that was asked for, e.g.
+// "could not allocate the memtable (memtable_max_bytes): 4294967296 rows x
+// 8 bytes = 32.0 GiB". The message is shared, so copying never allocates.
+class AllocationError : public std::bad_alloc {
+ public:
+  explicit AllocationError(std::string message)
+      : message_(std::make_shared<const std::string>(std::move(message))) {}
+  const char* what() const noexcept override { return message_->c_str(); }
+
+ private:
+  std::shared_ptr<const std::string> message_;
+};
 
 struct Record {
   int64_t ts;
