@@ -12,7 +12,9 @@ the Python objects.
 ...     log[1_700_000_000_000]
 [{'event': 'tick'}]
 
-See docs/user-guide.md and docs/api.md.
+Documentation: ``help(timelog.Timelog)`` for every method; the user guide and the
+API reference are docs/user-guide.md and docs/api.md in the source distribution,
+and build into an HTML site (with these docstrings) with ``tox -e docs``.
 """
 
 from timelog._core import (

@@ -3,7 +3,8 @@
 # distutils: language = c++
 """timelog._core: the Cython binding of the C++ timelog engine.
 
-Everything public is re-exported by the ``timelog`` package; see docs/api.md.
+Everything public is re-exported by the ``timelog`` package; the API reference
+is docs/api.md in the source distribution (HTML site: ``tox -e docs``).
 
 How payloads are held
 ---------------------
@@ -445,7 +446,8 @@ cdef class Timelog:
     half-open ``[t1, t2)``; a ``None`` bound is unbounded and includes the
     extreme timestamps ``-2**63`` and ``2**63 - 1``.
 
-    All options are keyword-only; see docs/api.md for the full table.
+    All options are keyword-only; the full table with defaults and accepted
+values is in the API reference (docs/api.md, or the HTML site).
 
     >>> from timelog import Timelog
     >>> with Timelog(maintenance="disabled") as log:
