@@ -447,7 +447,7 @@ cdef class Timelog:
     extreme timestamps ``-2**63`` and ``2**63 - 1``.
 
     All options are keyword-only; the full table with defaults and accepted
-values is in the API reference (docs/api.md, or the HTML site).
+    values is in the API reference (docs/api.md, or the HTML site).
 
     >>> from timelog import Timelog
     >>> with Timelog(maintenance="disabled") as log:
