@@ -27,12 +27,23 @@ the log's state before they touch a handle.
 
 Writer serialisation
 --------------------
-The engine requires one writer at a time. Writer calls made with the GIL held
-are serialised by the GIL; the few that release it (flush, maintenance steps,
-backpressure waits, big batch commits, close teardown) set ``_wbusy`` first, and
-every writer path waits (GIL released) until ``_wbusy`` is clear before it
-touches the engine. ``close()`` waits the same way, so another thread can never
-destroy the engine under a ``nogil`` call.
+The engine requires one writer at a time. Each log has a FIFO ticket lock
+(``timelog::FairLock``, ``_wlock``). A writer call that releases the GIL (flush,
+maintenance steps, backpressure waits, big batch commits, start/stop of the
+worker, close teardown) owns the lock for its whole GIL-released section
+(``_lock``/``_unlock``, or ``_run_locked`` for the single-call operations); threads
+queue in the order they asked, waiting with the GIL released, so nobody is
+overtaken (no polling, no starvation). A writer call made entirely with the GIL
+held (append, a small batch, delete, cutoff) skips the queue when the lock is
+idle: the GIL then keeps every other writer out for the call. When the lock is
+not idle it waits for its turn first (``_await_turn``) and gives the lock back at
+once, keeping the GIL: the next owner cannot start a GIL-released section before
+it gets the GIL back. No Python code runs while a thread owns the lock (it could
+write to the same log and wait for itself): conversions and validation come
+before, reference releases (drains, ``__del__``) after. ``close()`` and
+``reopen()`` take the lock too, so they wait for the writer in progress and
+never free an engine that a GIL-released call is using; a writer that was
+waiting behind ``close()`` then finds the log closed and raises ``TimelogError``.
 """
 
 cimport cython
@@ -55,7 +66,6 @@ from libcpp.optional cimport optional
 from libcpp.utility cimport move
 from libcpp.vector cimport vector
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
-from posix.unistd cimport usleep
 
 import operator as _operator
 import sys as _sys
@@ -69,6 +79,7 @@ cdef extern from *:
     void _prefetch "__builtin_prefetch"(const void* p) noexcept nogil
 
 cdef extern from "Python.h":
+    unsigned long _thread_ident "PyThread_get_thread_ident"() noexcept
     void _incref "Py_INCREF"(PyObject* o)
     void _decref "Py_DECREF"(PyObject* o)
     bint _PyLong_CheckExact "PyLong_CheckExact"(PyObject* o)
@@ -138,6 +149,8 @@ _set_error_class(TimelogError)
 # Module constants and helpers
 # ----------------------------------------------------------------------------
 
+_REOPEN_OPEN = "reopen() needs a closed Timelog; call close() first"
+_INIT_TWICE = "Timelog is already initialised"
 cdef object _MISSING = object()     # "argument not given" (None is a real value)
 cdef object _TOKEN = object()       # lets the module create iterators and spans
 
@@ -152,6 +165,28 @@ cdef enum _Policy:
     POLICY_FLUSH = 2
 
 _POLICIES = {"raise": POLICY_RAISE, "silent": POLICY_SILENT, "flush": POLICY_FLUSH}
+
+cdef enum _LockedOp:                # writer operations run with the GIL released
+    OP_FLUSH = 0
+    OP_COMPACT = 1
+    OP_MAINT_STEP = 2
+    OP_START = 3
+    OP_STOP = 4
+
+
+cdef int _relieve(CEngine* eng, bint wait, bint flush, uint32_t ms) except -1 nogil:
+    """The busy policy's attempt to make room after a write found the log busy.
+
+    Background mode with ``sealed_wait_ms > 0`` first waits up to ``ms`` for the
+    worker; then ``busy_policy="flush"`` flushes. Returns 1 if the log is still busy.
+    The caller owns the writer lock; the write itself is already committed.
+    """
+    if wait and eng.WaitForRoom(ms):
+        return 0
+    if flush:
+        eng.Flush()
+        return 0
+    return 1
 _UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 _WINDOW_DEFAULT = {"s": 3600, "ms": 3_600_000, "us": 3_600_000_000, "ns": 3_600_000_000_000}
 _MAINTENANCE = ("background", "disabled")
@@ -463,7 +498,8 @@ cdef class Timelog:
     cdef unique_ptr[CEngine] _engine
     cdef CRetireStack* _retired      # owned; outlives every engine of this object
     cdef bint _closed
-    cdef bint _wbusy                 # a nogil writer call is in progress
+    cdef CFairLock* _wlock           # owned; FIFO writer lock (module docstring)
+    cdef unsigned long _wowner       # thread ident of the lock's owner, 0 if none
     cdef bint _background            # current maintenance mode
     cdef int _policy
     cdef int64_t _unit_div
@@ -481,6 +517,7 @@ cdef class Timelog:
 
     def __cinit__(self, *args, **kwargs):
         self._retired = new CRetireStack()
+        self._wlock = new CFairLock()
         self._closed = True          # until __init__ has built an engine
         self._unit = "ms"
         self._policy = POLICY_RAISE
@@ -488,12 +525,18 @@ cdef class Timelog:
 
     def __init__(self, **options):
         if self._engine.get() != NULL:
-            raise TimelogError("Timelog is already initialised")
-        self._configure(options)
+            raise TimelogError(_INIT_TWICE)
+        self._configure(options, False)
 
-    cdef int _configure(self, dict options) except -1:
+    cdef int _configure(self, dict options, bint reopening) except -1:
+        """Parse the options and build an engine (Python code may run: option
+        objects' ``__index__``, Mappings), then install it as the writer-lock
+        owner, unless another thread initialised or reopened the log meanwhile."""
         cdef CConfig cfg
         cdef unique_ptr[CEngine] eng
+        cdef bint has_min_ts = False
+        cdef int64_t min_ts = kMinTs
+        cdef str conflict = None
         for name in options:
             if name not in _OPTION_NAMES:
                 raise TypeError(f"Timelog() got an unexpected keyword argument {name!r}")
@@ -504,28 +547,46 @@ cdef class Timelog:
         cfg.drop_ctx = <void*>self._retired
         eng = move(CEngine.Create(cfg))
         if o.get("min_ts") is not None:
-            eng.get().Cutoff(<int64_t>o["min_ts"])
-            self._has_min_ts = True
-            self._min_ts = o["min_ts"]
-        else:
-            self._has_min_ts = False
-            self._min_ts = kMinTs
+            has_min_ts = True
+            min_ts = o["min_ts"]
+            eng.get().Cutoff(min_ts)
         # Keep what the user gave (normalised copies of the dicts) for reopen().
         for k in ("compaction", "adaptive"):
             if k in given:
                 given[k] = o[k]
-        self._options = given
-        self._unit = o["time_unit"]
-        self._unit_div = _UNIT_NS[self._unit]
-        self._background = o["maintenance"] == "background"
-        self._policy = _POLICIES[o["busy_policy"]]
-        self._sealed_wait_ms = cfg.sealed_wait_ms
-        self._drain_limit = o["drain_batch_limit"]
-        self._mostly_ordered_default = o.get("mostly_ordered_default", True)
-        self._pins = 0
-        self._epoch += 1
-        self._engine.swap(eng)
-        self._closed = False
+        unit = o["time_unit"]
+        unit_div = _UNIT_NS[unit]
+        policy = _POLICIES[o["busy_policy"]]
+        drain_limit = o["drain_batch_limit"]
+        mostly_ordered_default = o.get("mostly_ordered_default", True)
+        old_options = self._options    # released after the unlock, with `given` swapped in
+        self._lock(False)
+        try:
+            if reopening and not self._closed:
+                conflict = _REOPEN_OPEN
+            elif not reopening and self._engine.get() != NULL:
+                conflict = _INIT_TWICE
+            else:
+                self._options = given
+                self._unit = unit
+                self._unit_div = unit_div
+                self._background = o["maintenance"] == "background"
+                self._policy = policy
+                self._sealed_wait_ms = cfg.sealed_wait_ms
+                self._drain_limit = drain_limit
+                self._mostly_ordered_default = mostly_ordered_default
+                self._has_min_ts = has_min_ts
+                self._min_ts = min_ts
+                self._pins = 0
+                self._epoch += 1
+                self._engine.swap(eng)
+                self._closed = False
+        finally:
+            self._unlock()
+        if conflict is not None:
+            with nogil:
+                eng.reset()            # empty: nothing to release
+            raise TimelogError(conflict)
         return 0
 
     # ------------------------------------------------------------ presets
@@ -623,20 +684,80 @@ cdef class Timelog:
             self._raise_closed()
         return self._engine.get()
 
-    cdef int _writer_wait(self) except -1:
-        # Another thread is inside a nogil engine call: wait for it with the
-        # GIL released, then re-check everything (it may have closed the log).
-        while self._wbusy:
+    cdef int _lock(self, bint need_open) except -1:
+        """Own the writer lock: take a place in the FIFO queue, wait with the GIL
+        released. With ``need_open`` the log must still be open once the lock is
+        ours (else the lock is given back and ``TimelogError`` raised). Until
+        ``_unlock()`` no Python code may run on this thread."""
+        cdef unsigned long me = _thread_ident()
+        cdef CFairLock* lk = self._wlock
+        cdef uint64_t t
+        if self._wowner == me:
+            raise TimelogError(
+                "a write to this Timelog from inside another of its writes on the "
+                "same thread (e.g. from a finalizer) is not allowed")
+        t = lk.Ticket()
+        if not lk.Serving(t):
             with nogil:
-                usleep(50)
-        if self._closed:
+                lk.Wait(t)
+        self._wowner = me
+        if need_open and self._closed:
+            self._unlock()
             self._raise_closed()
         return 0
 
+    cdef inline void _unlock(self) noexcept:
+        self._wowner = 0
+        self._wlock.Release()
+
+    cdef int _await_turn(self) except -1:
+        # Queue behind the writers ahead of us, then give the lock back at once
+        # but keep the GIL (see the module docstring).
+        if self._closed:
+            self._raise_closed()
+        self._lock(True)
+        self._unlock()
+        return 0
+
     cdef inline CEngine* _writer(self) except NULL:
-        if self._wbusy or self._closed:
-            self._writer_wait()
+        """Engine for a writer call made entirely with the GIL held."""
+        if self._closed or not self._wlock.Idle():
+            self._await_turn()
         return self._engine.get()
+
+    cdef int _run_locked(self, int op) except -1:
+        """Run one GIL-released writer operation as the owner of the writer lock.
+        Returns whether a maintenance step did any work."""
+        cdef CEngine* eng
+        cdef bint did = False
+        cdef bint refused = False
+        self._lock(True)
+        try:
+            eng = self._engine.get()
+            if op == OP_MAINT_STEP and self._background:
+                refused = True
+            else:
+                with nogil:
+                    if op == OP_FLUSH:
+                        eng.Flush()
+                    elif op == OP_COMPACT:
+                        eng.Compact()
+                    elif op == OP_MAINT_STEP:
+                        did = eng.MaintStep()
+                    elif op == OP_START:
+                        eng.StartMaintenance()
+                    else:
+                        eng.StopMaintenance()
+                if op == OP_START:
+                    self._background = True
+                elif op == OP_STOP:
+                    self._background = False
+        finally:
+            self._unlock()
+        if refused:
+            raise TimelogError("maint_step() needs maintenance='disabled' "
+                               "(call stop_maintenance() first)")
+        return did
 
     cdef int _drain(self, bint force) except -1:
         """Release up to drain_batch_limit retired references (all if force)."""
@@ -667,35 +788,30 @@ cdef class Timelog:
             except BaseException:
                 pass
 
-    cdef int _nogil_flush(self) except -1:
-        cdef CEngine* eng = self._engine.get()
-        self._wbusy = True
+    cdef int _make_room(self) except -1:
+        """Apply the busy policy's wait/flush as the lock owner; 1 if still busy."""
+        cdef bint wait = self._background and self._sealed_wait_ms > 0
+        cdef bint flush = self._policy == POLICY_FLUSH
+        cdef uint32_t ms = self._sealed_wait_ms
+        cdef CEngine* eng
+        cdef int busy = 1
+        if not (wait or flush):
+            return 1
+        self._lock(False)
         try:
-            with nogil:
-                eng.Flush()
+            if self._closed:           # closed by another thread since the commit
+                busy = 0
+            else:
+                eng = self._engine.get()
+                with nogil:
+                    busy = _relieve(eng, wait, flush, ms)
         finally:
-            self._wbusy = False
-        return 0
+            self._unlock()
+        return busy
 
     cdef int _after_write(self, CWriteResult r, Py_ssize_t committed) except -1:
         """Busy policy and opportunistic drain after a committed write."""
-        cdef CEngine* eng
-        cdef bint busy = r == CWriteResult.kBusy
-        cdef bint room = False
-        cdef uint32_t ms = self._sealed_wait_ms
-        if busy:
-            eng = self._engine.get()
-            if self._background and ms > 0:
-                self._wbusy = True
-                try:
-                    with nogil:
-                        room = eng.WaitForRoom(ms)
-                finally:
-                    self._wbusy = False
-                busy = not room
-            if busy and self._policy == POLICY_FLUSH:
-                self._nogil_flush()
-                busy = False
+        cdef bint busy = r == CWriteResult.kBusy and self._make_room() == 1
         self._maybe_drain()
         if busy and self._policy == POLICY_RAISE:
             raise TimelogBusyError(self._busy_message(), committed=committed)
@@ -1020,7 +1136,7 @@ cdef class Timelog:
         """Commit validated records whose references are already taken."""
         cdef size_t n = hv.size()
         cdef size_t done = 0, chunk
-        cdef CEngine* eng = self._engine.get()
+        cdef CEngine* eng
         cdef CWriteResult r = CWriteResult.kOk
         cdef bint wait = self._background and self._sealed_wait_ms > 0
         cdef bint flush = self._policy == POLICY_FLUSH
@@ -1028,38 +1144,34 @@ cdef class Timelog:
         if n == 0:
             self._maybe_drain()
             return 0
-        if n < _BIG_BATCH:
-            try:
+        try:
+            if n < _BIG_BATCH:
+                eng = self._writer()
                 r = eng.AppendBatch(tsv.data(), hv.data(), n)
-            except BaseException:
-                _decref_all(hv, 0)
-                raise
-        else:
-            self._wbusy = True
-            try:
-                with nogil:
-                    # A big sorted batch becomes a sealed run as it is (no copy).
-                    if eng.AdoptSortedBatch(tsv, hv, &r):
-                        done = n
-                    while done < n:
-                        chunk = n - done
-                        if chunk > _CHUNK:
-                            chunk = _CHUNK
-                        r = eng.AppendBatch(tsv.data() + done, hv.data() + done, chunk)
-                        done += chunk
-                        if r == CWriteResult.kBusy and done < n:
-                            # Make room between chunks per policy; the rest is
-                            # committed whatever happens.
-                            if wait:
-                                eng.WaitForRoom(ms)
-                            if flush and eng.UnderPressure():
-                                eng.Flush()
-            except BaseException:
-                self._wbusy = False
-                _decref_all(hv, done)
-                raise
-            finally:
-                self._wbusy = False
+                done = n
+            else:
+                self._lock(True)
+                try:
+                    eng = self._engine.get()
+                    with nogil:
+                        # A big sorted batch becomes a sealed run as it is (no copy).
+                        if eng.AdoptSortedBatch(tsv, hv, &r):
+                            done = n
+                        while done < n:
+                            chunk = n - done
+                            if chunk > _CHUNK:
+                                chunk = _CHUNK
+                            r = eng.AppendBatch(tsv.data() + done, hv.data() + done, chunk)
+                            done += chunk
+                            if r == CWriteResult.kBusy and done < n:
+                                # Make room between chunks per policy; the rest is
+                                # committed whatever happens.
+                                _relieve(eng, wait, flush, ms)
+                finally:
+                    self._unlock()
+        except BaseException:
+            _decref_all(hv, done)     # after the unlock: __del__ may write to the log
+            raise
         self._after_write(r, n)
         return 0
 
@@ -1301,20 +1413,13 @@ cdef class Timelog:
         ``TimelogBusyError`` on a publish conflict in future engines (retry is safe);
         the current engine never does.
         """
-        self._writer()
-        self._nogil_flush()
+        self._run_locked(OP_FLUSH)
         self._maybe_drain()
 
     def compact(self):
         """Request compaction of everything (background: wakes the worker;
         disabled: the following ``maint_step()`` calls do the work)."""
-        cdef CEngine* eng = self._writer()
-        self._wbusy = True
-        try:
-            with nogil:
-                eng.Compact()
-        finally:
-            self._wbusy = False
+        self._run_locked(OP_COMPACT)
         self._maybe_drain()
 
     def maint_step(self):
@@ -1332,42 +1437,18 @@ cdef class Timelog:
         [(1, 'a'), (2, 'b')]
         >>> log.close()
         """
-        cdef CEngine* eng = self._writer()
-        cdef bint did = False
-        if self._background:
-            raise TimelogError("maint_step() needs maintenance='disabled' "
-                               "(call stop_maintenance() first)")
-        self._wbusy = True
-        try:
-            with nogil:
-                did = eng.MaintStep()
-        finally:
-            self._wbusy = False
+        cdef bint did = self._run_locked(OP_MAINT_STEP)
         self._maybe_drain()
         return did
 
     def start_maintenance(self):
         """Start the background worker (idempotent); the log is then in background mode."""
-        cdef CEngine* eng = self._writer()
-        self._wbusy = True
-        try:
-            with nogil:
-                eng.StartMaintenance()
-        finally:
-            self._wbusy = False
-        self._background = True
+        self._run_locked(OP_START)
 
     def stop_maintenance(self):
         """Stop and join the background worker (idempotent, GIL released); the log
         is then in disabled mode and ``maint_step()`` works."""
-        cdef CEngine* eng = self._writer()
-        self._wbusy = True
-        try:
-            with nogil:
-                eng.StopMaintenance()
-        finally:
-            self._wbusy = False
-        self._background = False
+        self._run_locked(OP_STOP)
         self._maybe_drain()
 
     # ------------------------------------------------------------ stats
@@ -1427,32 +1508,35 @@ cdef class Timelog:
 
     # ------------------------------------------------------------ lifecycle
 
-    cdef int _teardown(self) except -1:
-        """Destroy the engine (GIL released), then release every reference."""
+    cdef int _detach(self, vector[uint64_t]* held, vector[uint64_t]* retired) except -1:
+        """Mark closed, destroy the engine (GIL released) and collect every reference
+        the log owned into ``held``/``retired``, without releasing any (the caller
+        does that once no lock is held: a ``__del__`` may use the log)."""
         cdef unique_ptr[CEngine] eng
-        cdef vector[uint64_t] held
-        cdef vector[uint64_t] retired
-        cdef size_t i
         self._closed = True
         self._pins = 0
         self._epoch += 1               # every iterator/span/pin of this engine is void now
         eng.swap(self._engine)
         if eng.get() != NULL:
-            self._wbusy = True
-            try:
-                with nogil:
-                    eng.get().StopMaintenance()
-                    eng.get().CollectHandles(&held)
-                    eng.reset()        # no drop callback can run after this
-            finally:
-                self._wbusy = False
+            with nogil:
+                eng.get().StopMaintenance()
+                eng.get().CollectHandles(held)
+                eng.reset()            # no drop callback can run after this
         # Force drain (ignores drain_batch_limit and pins); bookkeeping first.
         if self._retired.queued() > 0:
-            self._drained += self._retired.PopBatch(&retired, 0)
-        for i in range(retired.size()):
-            _decref(<PyObject*>retired[i])
-        for i in range(held.size()):
-            _decref(<PyObject*>held[i])
+            self._drained += self._retired.PopBatch(retired, 0)
+        return 0
+
+    cdef int _teardown(self) except -1:
+        """close() without the writer lock: only for ``__dealloc__``, when no other
+        thread can be inside a call on this log."""
+        cdef vector[uint64_t] held
+        cdef vector[uint64_t] retired
+        try:
+            self._detach(&held, &retired)
+        finally:
+            _decref_all(&retired, 0)
+            _decref_all(&held, 0)
         return 0
 
     def close(self):
@@ -1468,14 +1552,18 @@ cdef class Timelog:
         >>> log.closed
         True
         """
+        cdef vector[uint64_t] held
+        cdef vector[uint64_t] retired
         if self._closed:
             return
-        while self._wbusy:             # another thread is inside a nogil engine call
-            with nogil:
-                usleep(50)
-        if self._closed:
-            return
-        self._teardown()
+        self._lock(False)              # waits for the writer in progress, FIFO
+        try:
+            if not self._closed:
+                self._detach(&held, &retired)
+        finally:
+            self._unlock()
+            _decref_all(&retired, 0)   # after the unlock: a __del__ may use the log
+            _decref_all(&held, 0)
 
     def reopen(self, **overrides):
         """Start a new, empty engine on a closed log, with the previous options
@@ -1489,14 +1577,11 @@ cdef class Timelog:
         (False, 'us', 'silent', 0)
         >>> log.close()
         """
-        while self._wbusy:
-            with nogil:
-                usleep(50)
         if not self._closed:
-            raise TimelogError("reopen() needs a closed Timelog; call close() first")
+            raise TimelogError(_REOPEN_OPEN)
         opts = dict(self._options)
         opts.update(overrides)
-        self._configure(opts)
+        self._configure(opts, True)
 
     def __enter__(self):
         return self
@@ -1529,6 +1614,8 @@ cdef class Timelog:
                 pass
         del self._retired
         self._retired = NULL
+        del self._wlock
+        self._wlock = NULL
 
 
 cdef int _reserve_rows(vector[int64_t]* tsv, vector[uint64_t]* hv,
@@ -1549,15 +1636,17 @@ cdef int _reserve_rows(vector[int64_t]* tsv, vector[uint64_t]* hv,
 
 
 cdef void _decref_all(vector[uint64_t]* hv, size_t start) noexcept:
-    """Give back references taken for records that were not committed."""
+    """Release the references ``hv[start:]`` (records not committed, or the
+    references a closed log collected); ``hv`` is left empty."""
     cdef size_t i
     cdef vector[uint64_t] tmp
     if start >= hv.size():
         hv.clear()
         return
-    # Move them out first: a __del__ may run during the loop.
-    tmp.assign(hv.begin() + start, hv.end())
-    hv.clear()
+    # Move them out first (no allocation): a __del__ may run during the loop.
+    if start > 0:
+        hv.erase(hv.begin(), hv.begin() + start)
+    tmp.swap(hv[0])
     for i in range(tmp.size()):
         _decref(<PyObject*>tmp[i])
 

@@ -19,10 +19,11 @@
 //
 // Thread safety
 // -------------
-// * Writer methods (Append*, Delete*, Cutoff, Flush, MaintStep, Compact,
-//   StartMaintenance, StopMaintenance, WaitForRoom, Close) must be serialised
-//   by the caller: one writer at a time. (The Python binding serialises them
-//   with the GIL.)
+// * Writer methods (Append*, AdoptSortedBatch, Delete, Cutoff, Flush,
+//   MaintStep, Compact, StartMaintenance, StopMaintenance, WaitForRoom,
+//   CollectHandles, and destruction) must be serialised by the caller: one
+//   writer at a time. (The Python binding serialises them with a FIFO
+//   FairLock per log, fair_lock.h, together with the GIL.)
 // * Reader methods (GetSnapshot and everything on Snapshot / Cursor, Stats)
 //   may be called from any number of threads concurrently with the writer and
 //   with the maintenance worker. A Snapshot is immutable after creation; a
