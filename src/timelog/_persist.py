@@ -14,6 +14,7 @@ from __future__ import annotations
 import array
 import copy as _copy
 import errno
+import io
 import json
 import operator
 import os
@@ -242,26 +243,6 @@ class _PayloadSink:
         return n
 
 
-class _Block:
-    """One block of payloads in the file's single pickle stream.
-
-    Pickles as ``operator.iconcat(acc, ())`` (which returns ``acc``, the one
-    payload list of the whole stream) followed by APPENDS of the block's items.
-    So every OBJS section's ``load()`` returns the same list, grown by one
-    block, and neither side keeps a per-block list alive in its memo.
-    """
-
-    __slots__ = ("_acc", "_items")
-
-    def __init__(self, acc, items):
-        self._acc = acc
-        self._items = items
-
-    def __reduce_ex__(self, protocol):
-        items, self._items = self._items, None
-        return (operator.iconcat, (self._acc, ()), None, iter(items))
-
-
 def _create_temp(path):
     directory, name = os.path.split(os.path.abspath(path))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -313,7 +294,6 @@ def save(log, path, options):
                 f.write(_U32.pack(_crc(opts)))
                 sink = _PayloadSink(f)
                 pickler = pickle.Pickler(sink, protocol=5)
-                acc = []
                 left = n
                 blocks = 0
                 while left:
@@ -332,7 +312,8 @@ def save(log, path, options):
                     f.write(bytes(_SECTION_SIZE))
                     sink.crc = 0
                     sink.size = 0
-                    pickler.dump(_Block(acc, objs))
+                    pickler.dump(objs)
+                    pickler.clear_memo()     # one pickle per block: memory stays bounded
                     del objs
                     end = f.tell()
                     f.seek(start)
@@ -360,45 +341,6 @@ def save(log, path, options):
         it.close()
 
 
-class _Feeder:
-    """The file object of the payload Unpickler: serves one verified OBJS payload
-    at a time (so the unpickler never sees unverified bytes)."""
-
-    __slots__ = ("_raw", "_mv", "_pos")
-
-    def __init__(self):
-        self.set(b"")
-
-    def set(self, data):
-        self._raw = data
-        self._mv = memoryview(data)
-        self._pos = 0
-
-    @property
-    def remaining(self):
-        return len(self._raw) - self._pos
-
-    def read(self, n=-1):
-        if n is None or n < 0:
-            n = self.remaining
-        out = self._mv[self._pos:self._pos + n]
-        self._pos += len(out)
-        return bytes(out)
-
-    def readinto(self, b):
-        out = memoryview(b).cast("B")
-        chunk = self._mv[self._pos:self._pos + out.nbytes]
-        n = len(chunk)
-        out[:n] = chunk
-        self._pos += n
-        return n
-
-    def readline(self):
-        i = self._raw.find(b"\n", self._pos)
-        stop = len(self._raw) if i < 0 else i + 1
-        return self.read(stop - self._pos)
-
-
 class _Reader:
     """Reads and verifies a timelog file; every failure is a TimelogError."""
 
@@ -412,9 +354,20 @@ class _Reader:
         raise TimelogError(f"{self.name}: {msg}")
 
     def read_exact(self, n, what):
-        out = bytearray(n)
-        self.readinto_exact(memoryview(out), what)
-        return bytes(out)
+        data = self.f.read(n)
+        if len(data) < n:                    # a short read (not at EOF) is retried
+            parts = [data]
+            got = len(data)
+            while got < n:
+                more = self.f.read(n - got)
+                if not more:
+                    self.fail(f"truncated: {what} at offset {self.pos} needs {n} bytes, "
+                              f"the file ends after {got}")
+                parts.append(more)
+                got += len(more)
+            data = b"".join(parts)
+        self.pos += n
+        return data
 
     def readinto_exact(self, mv, what):
         got = 0
@@ -502,9 +455,7 @@ def _read_file(f, size, name):
 
     col = bytearray(count * 8)
     mv = memoryview(col)
-    feeder = _Feeder()
-    unpickler = pickle.Unpickler(feeder)
-    acc = None
+    objs = [None] * count
     filled = 0
     blocks = 0
     while filled < count:
@@ -520,27 +471,25 @@ def _read_file(f, size, name):
         where, length = r.section(KIND_OBJS)
         raw = r.read_exact(length, "the OBJS section")
         r.check_crc(raw, "OBJS section", where)
-        feeder.set(raw)
+        stream = io.BytesIO(raw)
         try:
-            result = unpickler.load()
+            block_objs = pickle.Unpickler(stream).load()
         except MemoryError:
             raise
         except Exception as e:
             raise TimelogError(f"{name}: cannot unpickle the payloads of block {blocks} "
                                f"(OBJS section at offset {where}): {type(e).__name__}: {e}") from e
-        if feeder.remaining:
-            r.fail(f"the OBJS section at offset {where} has {feeder.remaining} bytes after its pickle")
-        if type(result) is not list or (acc is not None and result is not acc) \
-                or len(result) != filled + k:
-            got = len(result) if type(result) is list else type(result).__name__
-            r.fail(f"the OBJS section at offset {where} does not hold the payloads of its "
-                   f"block (expected {filled + k} in total, got {got})")
-        acc = result
+        extra = length - stream.tell()
+        if extra:
+            r.fail(f"the OBJS section at offset {where} has {extra} bytes after its pickle")
+        if type(block_objs) is not list or len(block_objs) != k:
+            got = len(block_objs) if type(block_objs) is list else type(block_objs).__name__
+            r.fail(f"the OBJS section at offset {where} does not hold the {k} payloads "
+                   f"of its block (got {got})")
+        objs[filled:filled + k] = block_objs
         filled += k
         blocks += 1
-        del raw
-        feeder.set(b"")
-    del unpickler, feeder
+        del raw, stream, block_objs
 
     where, length = r.section(KIND_END)
     if length != _END.size:
@@ -553,7 +502,7 @@ def _read_file(f, size, name):
                f"{count} in {blocks}")
     if r.pos != size or f.read(1):
         r.fail(f"{size - r.pos} unexpected bytes after the end marker at offset {r.pos}")
-    return options, col, acc if acc is not None else []
+    return options, col, objs
 
 
 def load(cls, path, overrides):
