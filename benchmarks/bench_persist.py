@@ -126,6 +126,27 @@ def _maxrss_kib():
     return r // 1024 if sys.platform == "darwin" else r
 
 
+def _reset_hwm():
+    """Reset the kernel's RSS high-water mark (Linux: /proc/self/clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _hwm_kib():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def child(op, kind, n, path):
     from timelog import Timelog
 
@@ -133,18 +154,19 @@ def child(op, kind, n, path):
     if op == "save":
         log = build(n, kind)
         gc.collect()
-        steady = _rss_now_kib()
-        peak_before = _maxrss_kib()
+    steady = _rss_now_kib()
+    peak_before = _maxrss_kib()
+    reset = _reset_hwm()
+    if op == "save":
         log.save(path)
     else:
-        steady = _rss_now_kib()
-        peak_before = _maxrss_kib()
         log = Timelog.load(path)
         _check(log, n, kind, "Timelog.load (child)")
     after = _maxrss_kib()
     result = {"op": op, "kind": kind, "n": n, "maxrss_start_kib": before,
               "rss_before_op_kib": steady, "maxrss_before_op_kib": peak_before,
-              "maxrss_after_op_kib": after, "rss_after_op_kib": _rss_now_kib()}
+              "maxrss_after_op_kib": after, "rss_after_op_kib": _rss_now_kib(),
+              "op_peak_kib": _hwm_kib() if reset else None}
     log.close()
     print(json.dumps(result))
 
@@ -175,6 +197,10 @@ def machine():
             "machine": platform.machine()}
 
 
+def _mib(kib):
+    return "n/a" if kib is None else f"{kib / 1024:.0f} MiB"
+
+
 def render(data):
     mib = 1024
     lines = [f"records: {data['n']:,} (timing, median of {data['repeats']}), "
@@ -189,16 +215,15 @@ def render(data):
             f"{t['pickle_load_s']:.3f} s | {t['speedup']:.1f}x (save {t['speedup_save']:.1f}x, "
             f"load {t['speedup_load']:.1f}x) | {t['file_bytes_per_record']:.1f} | "
             f"{t['pickle_bytes_per_record']:.1f} |")
-    lines += ["", "| payloads | process start (peak) | log built: RSS / peak | peak after save | "
-              "peak of a process that loads | loaded log (RSS) |", "|---|---|---|---|---|---|"]
+    lines += ["", "| payloads | log built (RSS) | peak RSS during save | loaded log (RSS) | "
+              "peak RSS during load | ru_maxrss save / load process |", "|---|---|---|---|---|---|"]
     for kind in KINDS:
         r = data["rss"][kind]
         s, ld = r["save"], r["load"]
         lines.append(
-            f"| {kind} | {s['maxrss_start_kib'] / mib:.0f} MiB | {s['rss_before_op_kib'] / mib:.0f} / "
-            f"{s['maxrss_before_op_kib'] / mib:.0f} MiB | "
-            f"{s['maxrss_after_op_kib'] / mib:.0f} MiB | {ld['maxrss_after_op_kib'] / mib:.0f} MiB | "
-            f"{ld['rss_after_op_kib'] / mib:.0f} MiB |")
+            f"| {kind} | {s['rss_before_op_kib'] / mib:.0f} MiB | {_mib(s['op_peak_kib'])} | "
+            f"{ld['rss_after_op_kib'] / mib:.0f} MiB | {_mib(ld['op_peak_kib'])} | "
+            f"{s['maxrss_after_op_kib'] / mib:.0f} / {ld['maxrss_after_op_kib'] / mib:.0f} MiB |")
     return "\n".join(lines)
 
 

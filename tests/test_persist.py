@@ -266,12 +266,21 @@ def test_payload_referring_to_its_log():
     _close_all(back, deep, log)
 
 
-def test_unpicklable_payload_raises_and_leaves_nothing_open():
+class NoDeep:
+    def __deepcopy__(self, memo):
+        raise RuntimeError("no deep copies")
+
+
+@pytest.mark.parametrize("payload,operation,error,match", [
+    (Unpicklable, pickle.dumps, TypeError, "refuses"),
+    (NoDeep, copy.deepcopy, RuntimeError, "no deep copies"),
+])
+def test_failing_payload_raises_and_leaves_no_open_log(payload, operation, error, match):
     log = Timelog(maintenance="disabled")
-    log.extend([(1, "a"), (2, Unpicklable())])
+    log.extend([(1, "a"), (2, payload())])
     before = _open_logs()
-    with pytest.raises(TypeError, match="refuses"):
-        pickle.dumps(log)
+    with pytest.raises(error, match=match):
+        operation(log)
     assert _open_logs() == before
     log.close()
 
@@ -320,20 +329,6 @@ def test_deepcopy_copies_payloads_and_honours_memo():
     assert outer[0][1][0] is outer[1]            # the same memo across the container
     assert copy.deepcopy(log, memo) is outer[0]  # a log already in the memo is reused
     _close_all(deep, outer[0], log)
-
-
-def test_deepcopy_failure_closes_the_new_log():
-    class NoDeep:
-        def __deepcopy__(self, memo):
-            raise RuntimeError("no deep copies")
-
-    log = Timelog(maintenance="disabled")
-    log.extend([(1, "a"), (2, NoDeep())])
-    before = _open_logs()
-    with pytest.raises(RuntimeError, match="no deep copies"):
-        copy.deepcopy(log)
-    assert _open_logs() == before
-    log.close()
 
 
 # ------------------------------------------------------------------ reference counts
