@@ -390,6 +390,44 @@ def test_file_keeps_payloads_shared_within_a_block(tmp_path, monkeypatch):
     _close_all(back, log)
 
 
+class SpyLog(Timelog):
+    """Records the block sizes save() asks for."""
+
+    def _next_columns(self, it, n):
+        self.asked.append(n)
+        return super()._next_columns(it, n)
+
+
+def test_save_streams_in_bounded_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr(_persist, "BLOCK_RECORDS", 3)
+    log = SpyLog(maintenance="disabled")
+    log.asked = []
+    log.extend((t, t) for t in range(10))
+    log.save(tmp_path / "b.tlog")
+    assert log.asked == [3, 3, 3, 1]            # never the whole log at once
+    back = Timelog.load(tmp_path / "b.tlog")
+    assert _rows(back) == _rows(log)
+    _close_all(back, log)
+
+
+def test_save_writes_the_snapshot_taken_when_it_started(tmp_path, monkeypatch):
+    monkeypatch.setattr(_persist, "BLOCK_RECORDS", 2)
+    log = Timelog(maintenance="disabled")
+
+    class Writer:
+        def __reduce__(self):                    # runs while save() is in block 0
+            log.append(3, "written during save")
+            log.delete(4)
+            return (str, ("w",))
+
+    log.extend([(1, Writer()), (2, "b"), (4, "d"), (5, "e")])
+    log.save(tmp_path / "s.tlog")
+    back = Timelog.load(tmp_path / "s.tlog")
+    assert _rows(back) == [(1, "w"), (2, "b"), (4, "d"), (5, "e")]
+    assert [t for t, _ in log] == [1, 2, 3, 5]
+    _close_all(back, log)
+
+
 def test_save_accepts_str_bytes_and_pathlike(tmp_path):
     log = Timelog(maintenance="disabled")
     log.append(1, "a")
@@ -507,6 +545,9 @@ def test_load_errors(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(TimelogError, match="empty file"):
         Timelog.load(empty)
+    if os.path.exists("/dev/null"):
+        with pytest.raises(TimelogError, match="not a regular file"):
+            Timelog.load("/dev/null")
     junk = tmp_path / "junk.tlog"
     junk.write_bytes(b"PK\x03\x04 this is a zip file")
     with pytest.raises(TimelogError, match="bad magic"):

@@ -286,7 +286,12 @@ def save(log, path, options):
         n = len(it)
         fd, tmp, directory = _create_temp(path)
         try:
-            with open(fd, "wb", buffering=1 << 20) as f:
+            try:
+                f = open(fd, "wb", buffering=1 << 20)
+            except BaseException:
+                os.close(fd)
+                raise
+            with f:
                 head = _HEADER.pack(MAGIC, VERSION, 0, block, n)
                 f.write(head + _U32.pack(_crc(head)))
                 f.write(_section_header(KIND_OPTS, len(opts)))
