@@ -1583,6 +1583,159 @@ cdef class Timelog:
         opts.update(overrides)
         self._configure(opts, True)
 
+    # ------------------------------------------------------------ copies, pickling, files
+    # Thin hooks; the logic is plain Python in timelog/_persist.py.
+
+    def _next_columns(self, TimelogIter it, Py_ssize_t n):
+        """Internal (copies, pickling, save): the next up to ``n`` rows of ``it``,
+        an iterator of this log, as ``(timestamps, objects)``: a ``bytearray`` of
+        native-endian int64 timestamps and a ``list`` of the objects (new
+        references). One C loop, no per-row Python objects but the list.
+        """
+        cdef Py_ssize_t k, i = 0, j, take
+        cdef char* dst
+        cdef PyObject* o
+        cdef CRecord* rec
+        cdef bytearray ts
+        cdef list objs
+        if it is None or it._log is not self:
+            raise ValueError("_next_columns() needs an iterator of this Timelog")
+        if n < 0:
+            raise ValueError(f"_next_columns() needs n >= 0, got {n}")
+        it._check()
+        k = len(it)
+        if n < k:
+            k = n
+        ts = bytearray(k * 8)
+        objs = PyList_New(k)
+        it._check()                     # the allocations may have run finalizers
+        dst = ts
+        while i < k:
+            if it._pos >= it._n:
+                if not it._fill():
+                    break
+            take = <Py_ssize_t>(it._n - it._pos)
+            if take > k - i:
+                take = k - i
+            rec = it._buf + it._pos
+            for j in range(take):
+                memcpy(dst + (i + j) * 8, &rec[j].ts, 8)
+                o = <PyObject*>rec[j].handle
+                _incref(o)
+                _PyList_SET_ITEM(<PyObject*>objs, i + j, o)
+            it._pos += take
+            i += take
+        if i < k:                       # cannot happen: len(it) is exact
+            del objs[i:]
+            del ts[i * 8:]
+        if it._pos >= it._n and (it._cursor.get() == NULL or it._cursor.get().Remaining() == 0):
+            it._finish()                # last: unpinning may drain and run __del__ code
+        return ts, objs
+
+    def __reduce_ex__(self, protocol):
+        """Pickle support: the options and the visible records (deleted records
+        are not written). With protocol 5 the timestamp column is a
+        ``pickle.PickleBuffer`` (out-of-band with a ``buffer_callback``);
+        payloads are pickled as a list. Pickling a closed log raises
+        ``TimelogError``.
+
+        >>> import pickle
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled", time_unit="us")
+        >>> log.extend([(2, "b"), (1, "a"), (2, "c")])
+        >>> log.delete(1)
+        >>> copy = pickle.loads(pickle.dumps(log))
+        >>> list(copy), copy.time_unit
+        ([(2, 'b'), (2, 'c')], 'us')
+        >>> copy.close(); log.close()
+        """
+        from timelog import _persist
+        return _persist.reduce_log(self, protocol, self._options)
+
+    def __copy__(self):
+        """``copy.copy(log)``: a new open log with the same options and visible
+        records; the payload objects are shared, not copied.
+
+        >>> import copy
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.append(1, ["payload"])
+        >>> twin = copy.copy(log)
+        >>> twin[1][0] is log[1][0]
+        True
+        >>> twin.close(); log.close()
+        """
+        from timelog import _persist
+        return _persist.copy_log(self, self._options, None)
+
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy(log)``: like ``copy.copy`` but the payloads are deep
+        copies (the ``memo`` is honoured: an object stored twice is copied once).
+
+        >>> import copy
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> shared = ["payload"]
+        >>> log.extend([(1, shared), (2, shared)])
+        >>> twin = copy.deepcopy(log)
+        >>> a, b = twin[1][0], twin[2][0]
+        >>> a == shared, a is shared, a is b
+        (True, False, True)
+        >>> twin.close(); log.close()
+        """
+        from timelog import _persist
+        return _persist.copy_log(self, self._options, memo)
+
+    def save(self, path):
+        """Write the options and the visible records to the file ``path``
+        (format: docs/file-format.md), atomically: a temporary file in the same
+        directory is written in bounded blocks, fsynced and renamed over
+        ``path``, so on any failure a previous file at ``path`` is intact.
+        Payloads are pickled. Raises ``TimelogError`` on a closed log,
+        ``OSError`` for I/O errors and whatever pickling a payload raises.
+
+        >>> import os, tempfile
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, {"b": 2})])
+        >>> path = os.path.join(tempfile.mkdtemp(), "events.tlog")
+        >>> log.save(path)
+        >>> loaded = Timelog.load(path)
+        >>> list(loaded)
+        [(1, 'a'), (2, {'b': 2})]
+        >>> loaded.close(); log.close()
+        """
+        from timelog import _persist
+        _persist.save(self, path, self._options)
+
+    @classmethod
+    def load(cls, path, **overrides):
+        """A new open log with the options and records of a file written by
+        ``save()``; ``overrides`` replace saved options (as in ``reopen``).
+
+        Every section's length and checksum is verified; a missing, empty,
+        truncated, corrupted or newer-version file, or a directory, raises
+        ``TimelogError`` naming the problem, and no log is returned. **Loading
+        runs pickle on the payloads: load only files you trust.**
+
+        >>> import os, tempfile
+        >>> from timelog import Timelog, TimelogError
+        >>> path = os.path.join(tempfile.mkdtemp(), "empty.tlog")
+        >>> open(path, "wb").close()
+        >>> Timelog.load(path)
+        Traceback (most recent call last):
+          ...
+        timelog.TimelogError: ...empty.tlog': empty file (0 bytes), not a timelog file
+        >>> log = Timelog(maintenance="disabled", time_unit="s")
+        >>> log.append(5, "x"); log.save(path); log.close()
+        >>> loaded = Timelog.load(path, maintenance="background")
+        >>> loaded.time_unit, loaded.maintenance_mode, loaded[5]
+        ('s', 'background', ['x'])
+        >>> loaded.close()
+        """
+        from timelog import _persist
+        return _persist.load(cls, path, overrides)
+
     def __enter__(self):
         return self
 
@@ -1932,6 +2085,12 @@ cdef class TimelogIter:
         """``True`` once the iterator is closed or exhausted."""
         return self._closed
 
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle or copy a TimelogIter: it is a live cursor over a snapshot of its Timelog; pickle the Timelog, or list(it)")
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle or copy a TimelogIter: it is a live cursor over a snapshot of its Timelog; pickle the Timelog, or list(it)")
+
     def __enter__(self):
         return self
 
@@ -2018,6 +2177,12 @@ cdef class PageSpanIter:
     @property
     def closed(self):
         return self._closed
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle or copy a PageSpanIter: it iterates views into the memory of its Timelog; pickle the Timelog instead")
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle or copy a PageSpanIter: it iterates views into the memory of its Timelog; pickle the Timelog instead")
 
     def __enter__(self):
         return self
@@ -2138,6 +2303,12 @@ cdef class PageSpan:
     def closed(self):
         return self._closed
 
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle or copy a PageSpan: it is a view into the memory of its Timelog; pickle the Timelog, or span.copy_timestamps() and list(span.objects())")
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle or copy a PageSpan: it is a view into the memory of its Timelog; pickle the Timelog, or span.copy_timestamps() and list(span.objects())")
+
     def __enter__(self):
         return self
 
@@ -2200,6 +2371,12 @@ cdef class PageSpanObjectsView:
                 return
             yield <object><PyObject*>self._span._span.handles[i]
             i += 1
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle or copy a PageSpanObjectsView: it is a view into the memory of its Timelog; pickle list(view) instead")
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle or copy a PageSpanObjectsView: it is a view into the memory of its Timelog; pickle list(view) instead")
 
     def __repr__(self):
         return f"<timelog.PageSpanObjectsView len={self._span._span.size}>"
