@@ -759,21 +759,29 @@ cdef class Timelog:
                                "(call stop_maintenance() first)")
         return did
 
-    cdef int _drain(self, bint force) except -1:
-        """Release up to drain_batch_limit retired references (all if force)."""
+    cdef int _drain(self, bint force, size_t earned=0) except -1:
+        """Release retired references: all if ``force``, else at most
+        ``drain_batch_limit + 2 * earned`` (``drain_batch_limit`` 0 = unlimited).
+
+        ``earned`` is the number of records the calling write stored: every record
+        is dropped at most once, so a drain budget that grows with what was written
+        keeps the queue from growing without bound under any steady workload, while
+        each single drain stays proportional to the write that pays for it."""
         cdef vector[uint64_t] batch
-        cdef size_t n, i
+        cdef size_t n, i, limit = 0
         if self._retired.queued() == 0:
             return 0
-        n = self._retired.PopBatch(&batch, 0 if force else self._drain_limit)
+        if not force and self._drain_limit != 0:
+            limit = self._drain_limit + 2 * earned
+        n = self._retired.PopBatch(&batch, limit)
         self._drained += n            # bookkeeping before any __del__ can run
         for i in range(n):
             _decref(<PyObject*>batch[i])
         return 0
 
-    cdef inline int _maybe_drain(self) except -1:
+    cdef inline int _maybe_drain(self, size_t earned=0) except -1:
         if self._pins == 0 and not self._closed and self._retired.queued() > 0:
-            self._drain(False)
+            self._drain(False, earned)
         return 0
 
     cdef void _unpin(self, uint64_t epoch) noexcept:
@@ -812,7 +820,7 @@ cdef class Timelog:
     cdef int _after_write(self, CWriteResult r, Py_ssize_t committed) except -1:
         """Busy policy and opportunistic drain after a committed write."""
         cdef bint busy = r == CWriteResult.kBusy and self._make_room() == 1
-        self._maybe_drain()
+        self._maybe_drain(<size_t>committed)
         if busy and self._policy == POLICY_RAISE:
             raise TimelogBusyError(self._busy_message(), committed=committed)
         return 0
