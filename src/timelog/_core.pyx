@@ -1075,13 +1075,14 @@ cdef class Timelog:
         cdef int64_t lo = self._min_ts
         cdef int handled = 0
         if PyObject_CheckBuffer(tss) and not isinstance(tss, (bytes, bytearray, str)):
-            handled = _ts_from_buffer(tss, _Fast_SIZE(os), tsv)
+            handled = _ts_from_buffer(tss, _Fast_SIZE(os), tsv, <vector[uint8_t]*>NULL if strict else &keep)
         if handled:
             n = tsv.size()
             if guard or not strict:
-                keep.assign(n, 1)
+                if keep.size() == 0:
+                    keep.assign(n, 1)
                 for i in range(n):
-                    if guard and tsv[0][i] < lo:
+                    if guard and keep[i] and tsv[0][i] < lo:
                         if strict:
                             raise ValueError(f"timestamp {tsv[0][i]} is below min_ts={lo}")
                         keep[i] = 0
@@ -1812,12 +1813,15 @@ cdef void _decref_all(vector[uint64_t]* hv, size_t start) noexcept:
         _decref(<PyObject*>tmp[i])
 
 
-cdef int _ts_from_buffer(object obj, Py_ssize_t expected, vector[int64_t]* out) except -1:
+cdef int _ts_from_buffer(object obj, Py_ssize_t expected, vector[int64_t]* out,
+                        vector[uint8_t]* keep) except -1:
     """Timestamps from a 1-d integer buffer (numpy arrays...), zero Python calls.
 
     Returns 1 if handled, 0 if the caller should fall back to the sequence path
     (no buffer, unknown format, non-native byte order). Float/bool buffers raise
-    TypeError; a length mismatch raises ValueError.
+    TypeError; a length mismatch raises ValueError. An unsigned value above
+    2**63 - 1 raises OverflowError, or, when ``keep`` is given (insert_on_error),
+    is marked 0 in ``keep`` (then sized to the column, 1 = keep).
     """
     cdef Py_buffer view
     cdef Py_ssize_t i, n, stride
@@ -1880,7 +1884,12 @@ cdef int _ts_from_buffer(object obj, Py_ssize_t expected, vector[int64_t]* out) 
                 else:
                     memcpy(&u64, p, 8)
                     if u64 > <uint64_t>kMaxTs:
-                        _ts_overflow("timestamp")
+                        if keep == NULL:
+                            _ts_overflow("timestamp")
+                        if keep.size() == 0:
+                            keep.assign(n, 1)
+                        keep[0][i] = 0
+                        u64 = 0
                     v64 = <int64_t>u64
             elif size == 4:
                 if signed:
