@@ -54,6 +54,20 @@ inline WriteResult Pressure(const Rep& r) {
              : WriteResult::kOk;
 }
 
+// Rows of ts[0..n) that would go to the out-of-order buffer when appended
+// after a row at `last`: those below the running maximum.
+size_t LateRows(const int64_t* ts, size_t n, int64_t last) {
+  size_t late = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (ts[i] >= last) {
+      last = ts[i];
+    } else {
+      ++late;
+    }
+  }
+  return late;
+}
+
 }  // namespace
 
 WriteResult Engine::Append(int64_t ts, uint64_t handle) {
@@ -90,17 +104,27 @@ WriteResult Engine::AppendBatch(const int64_t* ts, const uint64_t* handles,
                                 size_t n) {
   Rep& r = *rep_;
   if (n == 0) return Pressure(r);
-  if (n >= 4096) {
-    size_t descents = ts[0] < r.last_ts ? 1 : 0;
-    for (size_t i = 1; i < n; ++i) descents += ts[i] < ts[i - 1];
-    if (descents * 8 > n) {
-      r.AddSortedBatch(ts, handles, n);
+  // All or nothing. The rows go into the memtable only if they all fit in it
+  // (in-order rows and out-of-order rows each within their budget), perhaps
+  // after sealing it first; then the loop below cannot seal, so it cannot
+  // allocate or throw. A batch that does not fit even a fresh memtable, or a
+  // badly disordered one, becomes its own sealed run, built before anything is
+  // published. Either way an allocation failure commits nothing.
+  const size_t late_now = LateRows(ts, n, r.last_ts);
+  const bool fits_now = r.n + r.on + n <= r.mem_cap && r.on + late_now <= r.ooo_cap;
+  if (!fits_now) {
+    const size_t late_fresh = LateRows(ts, n, kMinTs);
+    if (n > r.mem_cap || late_fresh > r.ooo_cap || (n >= 4096 && late_fresh * 8 > n)) {
+      r.AddBatchRun(ts, handles, n);
       return Pressure(r);
     }
+    r.Seal();  // may throw: nothing of the batch is committed yet
+  } else if (n >= 4096 && late_now * 8 > n) {
+    r.AddBatchRun(ts, handles, n);
+    return Pressure(r);
   }
   size_t i = 0;
   while (i < n) {
-    if (r.n + r.on >= r.mem_cap) r.Seal();
     Memtable& m = *r.mem;
     int64_t* mts = m.ts();
     uint64_t* mh = m.handles();
@@ -131,11 +155,15 @@ bool Engine::AdoptSortedBatch(std::vector<int64_t>* ts,
   const size_t n = ts->size();
   if (n < kAdoptMinRecords || h->size() != n) return false;
   if (!std::is_sorted(ts->begin(), ts->end())) return false;
-  r.Seal();
-  RunPtr run = Run::FromVectors(std::move(*ts), std::move(*h), r.page_rows);
-  ts->clear();
-  h->clear();
-  r.Mutate([&](Version& v) { v.sealed.push_back({run, v.last_seq}); });
+  r.Seal();  // may throw: nothing taken
+  // All or nothing: inside Mutate (which publishes only if this returns),
+  // everything that can throw comes before the columns are taken, and the
+  // push_back after it has its capacity reserved.
+  r.Mutate([&](Version& v) {
+    v.sealed.reserve(v.sealed.size() + 1);
+    RunPtr run = Run::FromVectors(ts, h, r.page_rows);
+    v.sealed.push_back({std::move(run), v.last_seq});
+  });
   r.seals_total.fetch_add(1, std::memory_order_relaxed);
   r.Wake();
   *result = Pressure(r);

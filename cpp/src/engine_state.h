@@ -110,8 +110,10 @@ class EngineState {
 
   // Writer: turns the active memtable into a sealed run (no-op if empty).
   void Seal();
-  // Writer: seals, then adds an unsorted batch as its own sorted sealed run.
-  void AddSortedBatch(const int64_t* ts, const uint64_t* h, size_t n);
+  // Writer: commits a batch as its own sealed run (after sealing the
+  // memtable), stably sorted. All or nothing: on an exception (allocation
+  // failure) nothing of the batch is committed and the engine is unchanged.
+  void AddBatchRun(const int64_t* ts, const uint64_t* h, size_t n);
 
   // REQUIRES: maint_mu held. Flushes the oldest sealed run into L0.
   void FlushOne();

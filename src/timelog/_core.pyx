@@ -156,8 +156,7 @@ cdef object _TOKEN = object()       # lets the module create iterators and spans
 
 cdef enum:
     _ITER_BUF_MAX = 512             # records fetched per Cursor::Next call
-    _BIG_BATCH = 65536              # extend commits >= this many records with nogil, in chunks
-    _CHUNK = 65536
+    _BIG_BATCH = 65536              # extend commits >= this many records with the GIL released
 
 cdef enum _Policy:
     POLICY_RAISE = 0
@@ -956,7 +955,8 @@ cdef class Timelog:
         a malformed item or a length mismatch raises ``TypeError`` /
         ``ValueError`` / ``OverflowError`` and stores nothing.
         ``insert_on_error=True`` skips bad items instead. Then everything is
-        committed in one engine call (large batches with the GIL released); under
+        committed in one engine step, all or nothing (a ``MemoryError`` stores
+        nothing; large batches are committed with the GIL released); under
         backpressure ``extend`` still commits the whole input, and with
         ``busy_policy="raise"`` raises ``TimelogBusyError`` once at the end, with
         ``committed`` set. ``mostly_ordered`` is a hint and may be ignored.
@@ -1142,14 +1142,13 @@ cdef class Timelog:
         return 0
 
     cdef int _commit(self, vector[int64_t]* tsv, vector[uint64_t]* hv) except -1:
-        """Commit validated records whose references are already taken."""
+        """Commit validated records whose references are already taken.
+
+        All or nothing: the engine commits a batch in one step or, on an exception
+        (an allocation failure), not at all; then every reference is given back."""
         cdef size_t n = hv.size()
-        cdef size_t done = 0, chunk
         cdef CEngine* eng
         cdef CWriteResult r = CWriteResult.kOk
-        cdef bint wait = self._background and self._sealed_wait_ms > 0
-        cdef bint flush = self._policy == POLICY_FLUSH
-        cdef uint32_t ms = self._sealed_wait_ms
         if n == 0:
             self._maybe_drain()
             return 0
@@ -1157,29 +1156,20 @@ cdef class Timelog:
             if n < _BIG_BATCH:
                 eng = self._writer()
                 r = eng.AppendBatch(tsv.data(), hv.data(), n)
-                done = n
             else:
                 self._lock(True)
                 try:
                     eng = self._engine.get()
                     with nogil:
                         # A big sorted batch becomes a sealed run as it is (no copy).
-                        if eng.AdoptSortedBatch(tsv, hv, &r):
-                            done = n
-                        while done < n:
-                            chunk = n - done
-                            if chunk > _CHUNK:
-                                chunk = _CHUNK
-                            r = eng.AppendBatch(tsv.data() + done, hv.data() + done, chunk)
-                            done += chunk
-                            if r == CWriteResult.kBusy and done < n:
-                                # Make room between chunks per policy; the rest is
-                                # committed whatever happens.
-                                _relieve(eng, wait, flush, ms)
+                        if not eng.AdoptSortedBatch(tsv, hv, &r):
+                            r = eng.AppendBatch(tsv.data(), hv.data(), n)
                 finally:
                     self._unlock()
         except BaseException:
-            _decref_all(hv, done)     # after the unlock: __del__ may write to the log
+            # Nothing was committed (on an exception the engine leaves the columns
+            # intact). After the unlock: a __del__ may write to the log.
+            _decref_all(hv, 0)
             raise
         self._after_write(r, n)
         return 0

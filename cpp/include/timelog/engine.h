@@ -240,13 +240,17 @@ class Engine {
   // ---- writes (single writer). Each returns kBusy iff, after the commit,
   // sealed runs waiting for flush are >= sealed_max_runs. Never waits.
   WriteResult Append(int64_t ts, uint64_t handle);
-  // Commits all n records (seals as often as needed). Throws std::bad_alloc
-  // only before anything is committed.
+  // Commits all n records or none: the batch goes into the memtable only if
+  // it fits (sealing the memtable first if needed), else it becomes its own
+  // sealed run, built before anything is published. On an exception
+  // (std::bad_alloc / AllocationError) nothing of the batch is committed.
   WriteResult AppendBatch(const int64_t* ts, const uint64_t* handles, size_t n);
   // If ts is sorted and large (>= kAdoptMinRecords), takes the two vectors'
   // storage as a sealed run without copying (after sealing the memtable) and
   // returns true with *result set; otherwise returns false and leaves the
-  // vectors untouched (use AppendBatch). REQUIRES: ts->size() == h->size().
+  // vectors untouched (use AppendBatch). All or nothing: on an exception the
+  // vectors are intact and nothing is committed.
+  // REQUIRES: ts->size() == h->size().
   bool AdoptSortedBatch(std::vector<int64_t>* ts, std::vector<uint64_t>* h,
                         WriteResult* result);
   // Hides every record written so far with lo <= ts <= hi. lo > hi: no-op.
