@@ -278,6 +278,28 @@ def test_closed_log_and_log_mid_iteration():
     log.close()
 
 
+def test_registry_holds_no_reference():
+    """The fork registry does not keep a log alive; a collected log is skipped."""
+    import gc
+    import weakref
+
+    gone = small_log()
+    gone.append(1, "x")
+    ref = weakref.ref(gone)
+    del gone
+    gc.collect()
+    assert ref() is None
+    log = small_log()
+    log.append(2, "y")
+
+    def child():
+        assert list(log) == [(2, "y")]
+        log.close()
+
+    run_in_child(child)
+    log.close()
+
+
 _MP_LOG = None
 
 

@@ -31,6 +31,9 @@
 // it kills a child that starts threads afterwards; the child's restarted
 // maintenance worker is exactly what these tests check.
 extern "C" const char* __tsan_default_options() { return "die_after_fork=0"; }
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
 #endif
 
 namespace timelog {
@@ -229,8 +232,8 @@ int ChildChecks(std::unique_ptr<Engine> e, uint64_t at_fork, uint64_t more,
 
 // Forks once: the writer lock is taken (so no writer call is in flight), then
 // PrepareFork / fork / AfterFork*. The child runs ChildChecks and exits; the
-// parent releases the lock and waits for the child. Returns the parent's view
-// of the record count at the fork.
+// parent releases the lock and waits for the child. *at_fork_out is the
+// record count at the fork.
 ::testing::AssertionResult ForkOnce(std::unique_ptr<Engine>* engine,
                                     std::mutex* writer_mu,
                                     const SequenceWriter* writer, bool background,
@@ -259,6 +262,15 @@ int ChildChecks(std::unique_ptr<Engine> e, uint64_t at_fork, uint64_t more,
 }
 
 TEST(EngineFork, ChildOfBusyEngineIsCompleteAndUsable) {
+  if (kThreadSanitizer) {
+    // Tried: the child aborts inside the TSan runtime ("dup thread with used
+    // id") when it starts a thread after a fork that left other threads (the
+    // writer, the reader) behind: its thread registry keeps the vanished
+    // threads, and glibc gives the new one a vanished thread's id. The other
+    // fork tests (no leftover thread, or no new thread) do run under TSan.
+    GTEST_SKIP() << "ThreadSanitizer cannot start threads in the child of a "
+                    "fork that had other live threads";
+  }
   auto engine = Engine::Create(ForkConfig(MaintenanceMode::kBackground));
   std::mutex writer_mu;
   SequenceWriter writer(engine.get(), &writer_mu);
