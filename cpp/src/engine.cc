@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <thread>
 
@@ -285,25 +286,129 @@ bool Engine::MaintenanceRunning() const {
   return rep_->running;
 }
 
-// ------------------------------------------------------------------ reads
-
-std::shared_ptr<const Snapshot> Engine::GetSnapshot() const {
-  std::shared_ptr<Snapshot> s(new Snapshot());
-  rep_->InitReadState(&s->rep_->st);
-  return s;
-}
+// -------------------------------------------------------------------- fork
 
 namespace {
+
+// Restarts the worker after a fork if PrepareFork stopped it. Thread creation
+// can fail (std::system_error); the engine then stays in disabled mode, which
+// is a valid state MaintenanceRunning() reports, rather than an exception out
+// of a fork hook.
+void ResumeAfterFork(Engine* e, Rep& r) noexcept {
+  if (!r.fork_resume) return;
+  r.fork_resume = false;
+  try {
+    e->StartMaintenance();
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(r.wake_mu);
+    r.running = false;
+    r.stop = false;
+  }
+}
+
+}  // namespace
+
+void Engine::PrepareFork() noexcept {
+  Rep& r = *rep_;
+  bool was_running;
+  {
+    std::lock_guard<std::mutex> lock(r.wake_mu);
+    was_running = r.running;
+  }
+  // Join the worker instead of trying to freeze it: it finishes the step it
+  // is in (publishing it completely or not at all) and exits, so no engine
+  // thread exists that the child would lack. It needs nothing from the
+  // caller to get there: it never waits outside the engine. Only the writer
+  // (this caller) starts or stops it, so `was_running` cannot go stale.
+  StopMaintenance();
+  r.fork_resume = was_running;
+  // Take every lock, in the documented order maint_mu -> mu -> wake_mu, so
+  // that at the fork no reader (mu), no MaintenanceRunning() call (wake_mu)
+  // and no maintenance step (maint_mu; none can run now, the worker is joined
+  // and the writer is this thread) is inside a critical section: the child
+  // would otherwise inherit a lock owned by a thread it does not have.
+  r.maint_mu.lock();
+  r.mu.lock();
+  // With mu held no engine reader call can start; wait for the ones already
+  // past it, which still take the memtable's and the version's cache mutexes
+  // (those objects are shared with snapshots, so the child could not re-create
+  // them). They hold no engine lock and wait for nothing, so this ends.
+  // acquire: pairs with LeaveRead's release.
+  while (r.readers_inside.load(std::memory_order_acquire) != 0) {
+    std::this_thread::yield();
+  }
+  r.wake_mu.lock();
+}
+
+void Engine::AfterForkParent() noexcept {
+  Rep& r = *rep_;
+  // Reverse order of PrepareFork; nothing changed while they were held.
+  r.wake_mu.unlock();
+  r.mu.unlock();
+  r.maint_mu.unlock();
+  ResumeAfterFork(this, r);
+}
+
+void Engine::AfterForkChild() noexcept {
+  Rep& r = *rep_;
+  // The child has one thread, this one, and it owns the three locks: POSIX
+  // keeps a mutex locked by the forking thread valid and owned by it in the
+  // child, so plain unlocks release them (the pthread_atfork pattern).
+  //
+  // The condition variables are re-created in place instead. Under the
+  // contract nobody waits on them at the fork (the worker is joined and
+  // WaitForRoom is a writer method, serialised with this caller), but a
+  // condition variable's implementation keeps waiter bookkeeping (glibc:
+  // per-group waiter counts that notify_* waits on), and a fresh object makes
+  // the child independent of whatever another thread's wait left there. The
+  // old objects are not destroyed: destroying a condition variable that a
+  // (vanished) thread might still be registered with can block for ever, and
+  // it owns no other resource, so overwriting its storage leaks nothing.
+  // Placement-new over a member of the same type makes the member name refer
+  // to the new object ([basic.life]/8), so no std::launder is needed. wake_mu
+  // is held, so no thread of this process can touch them meanwhile.
+  new (&r.wake_cv) std::condition_variable();
+  new (&r.room_cv) std::condition_variable();
+  r.wake_mu.unlock();
+  r.mu.unlock();
+  r.maint_mu.unlock();
+  ResumeAfterFork(this, r);
+}
+
+// ------------------------------------------------------------------ reads
+
+namespace {
+
+// Leaves the reader count at the end of an engine reader call (see
+// EngineState::readers_inside). Construct it right after InitReadState.
+class LeaveReadOnExit {
+ public:
+  explicit LeaveReadOnExit(const EngineState& r) : r_(r) {}
+  ~LeaveReadOnExit() { r_.LeaveRead(); }
+  LeaveReadOnExit(const LeaveReadOnExit&) = delete;
+  LeaveReadOnExit& operator=(const LeaveReadOnExit&) = delete;
+
+ private:
+  const EngineState& r_;
+};
 
 // Runs f on a read state of the current version, built on the stack.
 template <class F>
 auto OnCurrent(const EngineState& r, F&& f) {
   ReadState st;
   r.InitReadState(&st);
+  LeaveReadOnExit leave(r);
   return f(st);
 }
 
 }  // namespace
+
+std::shared_ptr<const Snapshot> Engine::GetSnapshot() const {
+  std::shared_ptr<Snapshot> s(new Snapshot());
+  rep_->InitReadState(&s->rep_->st);
+  rep_->LeaveRead();
+  return s;
+}
 
 uint64_t Engine::Count(int64_t lo, int64_t hi) const {
   return OnCurrent(*rep_, [&](const ReadState& st) { return st.Count(lo, hi); });
@@ -327,6 +432,7 @@ std::unique_ptr<Cursor> Engine::Range(int64_t lo, int64_t hi,
                                       bool reverse) const {
   ReadState st;
   rep_->InitReadState(&st);
+  LeaveReadOnExit leave(*rep_);
   return MakeCursor(std::move(st), lo, hi, reverse);
 }
 
@@ -334,6 +440,7 @@ Stats Engine::GetStats() const {
   const Rep& r = *rep_;
   ReadState st;
   r.InitReadState(&st);
+  LeaveReadOnExit leave(r);
   const Version& v = st.version();
   Stats s;
   s.records_estimate = st.Count(kMinTs, kMaxTs);

@@ -17,9 +17,15 @@
 // * `wake_mu` guards running/stop/wake/worker and pairs with wake_cv (worker
 //   wakeups) and room_cv (writers waiting for backpressure relief).
 // * Lock order: maint_mu -> mu and maint_mu -> wake_mu (a flush notifies
-//   backpressure waiters); mu and wake_mu are never held together. The drop
-//   callback is invoked with no engine lock held, except maint_mu when the
-//   removal was done by maintenance.
+//   backpressure waiters); mu and wake_mu are never held together, except by
+//   Engine::PrepareFork, which takes all three as maint_mu -> mu -> wake_mu.
+//   That cannot deadlock: every other holder of mu or wake_mu holds at most
+//   maint_mu besides it (taken first) and releases it without waiting for
+//   the other one. The drop callback is invoked with no engine lock held,
+//   except maint_mu when the removal was done by maintenance.
+// * fork: between Engine::PrepareFork and Engine::AfterFork* the forking
+//   thread holds maint_mu, mu and wake_mu and the worker is joined;
+//   `fork_resume` (writer-only) remembers whether to restart it.
 
 #ifndef TIMELOG_SRC_ENGINE_STATE_H_
 #define TIMELOG_SRC_ENGINE_STATE_H_
@@ -56,6 +62,11 @@ class EngineState {
   VersionPtr current;
   // Mirror of current->sealed.size() for the lock-free pressure check.
   std::atomic<size_t> sealed_count{0};
+  // Engine reader calls (Count, Range, GetSnapshot, GetStats, ...) between
+  // InitReadState and LeaveRead. Past `mu` they still take the memtable's and
+  // the version's cache mutexes; Engine::PrepareFork holds mu (so none can
+  // enter) and waits for this to reach 0 (so none is inside one at the fork).
+  mutable std::atomic<size_t> readers_inside{0};
 
   // Writer-only state.
   std::shared_ptr<Memtable> mem;
@@ -73,6 +84,9 @@ class EngineState {
   bool stop = false;
   bool wake = false;
   std::thread worker;
+  // Writer-only: PrepareFork stopped a running worker; the After* hooks
+  // restart it.
+  bool fork_resume = false;
   std::atomic<bool> compact_requested{false};
   std::atomic<int64_t> window_size{0};
   // Adaptive window state (maint_mu).
@@ -106,7 +120,12 @@ class EngineState {
     current = std::move(nv);
   }
 
+  // Reader entry: a read state of the current version. Enters the reader
+  // count (`readers_inside`); the caller must call LeaveRead() once it no
+  // longer reads through *st or anything built from it (not needed if this
+  // throws).
   void InitReadState(ReadState* st) const;
+  void LeaveRead() const;
 
   // Writer: turns the active memtable into a sealed run (no-op if empty).
   void Seal();

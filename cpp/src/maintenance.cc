@@ -68,11 +68,26 @@ void EngineState::InitReadState(ReadState* st) const {
   size_t rows, ooo;
   {
     std::lock_guard<std::mutex> lock(mu);
+    // relaxed: mu orders the increment before Engine::PrepareFork's check,
+    // which runs with mu held.
+    readers_inside.fetch_add(1, std::memory_order_relaxed);
     v = current;
     rows = v->mem->rows();
     ooo = v->mem->ooo_rows();
   }
-  st->Init(std::move(v), rows, ooo, page_rows);
+  try {
+    st->Init(std::move(v), rows, ooo, page_rows);
+  } catch (...) {
+    LeaveRead();
+    throw;
+  }
+}
+
+void EngineState::LeaveRead() const {
+  // release: everything this reader did (including unlocking the per-run
+  // caches' mutexes) happens-before PrepareFork's acquire load sees the
+  // count drop.
+  readers_inside.fetch_sub(1, std::memory_order_release);
 }
 
 // ------------------------------------------------------------------ seal

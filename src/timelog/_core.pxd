@@ -186,6 +186,10 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         void StartMaintenance() except +_translate_cpp_exception
         void StopMaintenance() except +_translate_cpp_exception
         cbool MaintenanceRunning() except +_translate_cpp_exception const
+        # fork hooks (engine.h, "Thread safety"); noexcept in C++
+        void PrepareFork()
+        void AfterForkParent()
+        void AfterForkChild()
 
         shared_ptr[const CSnapshot] GetSnapshot() except +_translate_cpp_exception const
         # One-shot reads on the current state (no snapshot allocation).

@@ -35,6 +35,30 @@
 //   engine's writer methods.
 // * Snapshots, cursors and page spans hold shared ownership of everything they
 //   read, so they remain valid after the Engine is destroyed.
+// * fork(): PrepareFork, AfterForkParent and AfterForkChild are writer
+//   methods: the caller serialises them with the other writer methods and
+//   holds that serialisation across the whole sequence, so no other writer
+//   call (WaitForRoom included) is in flight at the fork. The thread that
+//   forks calls PrepareFork right before fork() and exactly one of the other
+//   two right after it: AfterForkParent in the parent (also if fork() failed),
+//   AfterForkChild in the child. In between it calls nothing else on this
+//   engine, and it must not hold anything a reader thread or the maintenance
+//   worker waits for (they wait for nothing outside the engine).
+//   PrepareFork stops the worker at a safe point (it finishes the step it is
+//   in) and joins it, waits for the Engine reader calls in progress, then
+//   holds every engine lock until the After* call. So the child inherits no
+//   lock held by a thread it does not have and no half-published state; both
+//   After* calls release the locks and restart the worker if it was running,
+//   and the child's engine is a complete, independent copy.
+//   Other threads may keep calling the Engine's reader methods (GetSnapshot,
+//   Count, Range, GetStats, ...; they block between PrepareFork and the
+//   After* call) and Cursor::Next. Snapshot methods are the exception: they
+//   take a lock inside the snapshot's version, which PrepareFork cannot see,
+//   so no other thread may be inside one at the fork (the Python binding
+//   guarantees it: its reads hold the GIL, and so does the forking thread).
+//   Snapshots, cursors and page spans taken before the fork stay valid on
+//   both sides. If the worker cannot be restarted (thread creation fails),
+//   the engine is left in disabled mode; MaintenanceRunning() tells.
 
 #ifndef TIMELOG_ENGINE_H_
 #define TIMELOG_ENGINE_H_
@@ -283,6 +307,18 @@ class Engine {
   // Idempotent; joins the worker. Afterwards the engine is in disabled mode.
   void StopMaintenance();
   bool MaintenanceRunning() const;
+
+  // ---- fork support (see "Thread safety" above for who calls these, when).
+  // Before fork(): joins the worker (remembering whether it ran) and takes
+  // every engine lock; the engine must then not be used until one of the
+  // After* calls below. Never throws.
+  void PrepareFork() noexcept;
+  // After fork(), in the parent: releases the locks and restarts the worker
+  // if PrepareFork stopped it. Never throws.
+  void AfterForkParent() noexcept;
+  // After fork(), in the child: re-creates the condition variables, releases
+  // the locks and restarts the worker if PrepareFork stopped it. Never throws.
+  void AfterForkChild() noexcept;
 
   // ---- reads
   std::shared_ptr<const Snapshot> GetSnapshot() const;
