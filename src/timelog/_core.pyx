@@ -471,10 +471,10 @@ cdef int _fill_config(dict o, CConfig* c) except -1:
 # the binding drives them in three steps, split so that nothing can deadlock:
 #
 # 1. _fork_before: an os.register_at_fork before-hook (GIL held). For every
-#    live log it waits, with the GIL released, until no other thread is inside
-#    a nogil writer call, then claims the writer role (_wbusy = True) so that no
-#    new one can start; a write that was in flight has therefore either
-#    committed completely before the fork or not started. It keeps the logs
+#    live log it takes the writer lock (its FIFO turn, waited for with the GIL
+#    released), so no other thread is inside a writer call and no new one can
+#    start; a write that was in flight has therefore either committed
+#    completely before the fork or not started. It keeps the logs
 #    alive in _fork_held and lists their engines in _fork_engines. It takes no
 #    engine lock: other before-hooks and the import lock may still release the
 #    GIL before the fork, and a reader thread that took the GIL then and
@@ -489,7 +489,8 @@ cdef int _fill_config(dict o, CConfig* c) except -1:
 # 3. _fork_after_parent / _fork_after_child: after-hooks. They release the
 #    claims and refresh each log's maintenance mode (the worker was restarted
 #    by step 2 unless thread creation failed). In the child, every live log's
-#    _wbusy is cleared: no thread that could own it exists there.
+#    writer lock is re-created (FairLock::Reset): the threads that held or
+#    waited for it in the parent do not exist there.
 
 from libcpp.unordered_set cimport unordered_set
 import os as _os
@@ -564,11 +565,8 @@ def _fork_before():
         for p in live:
             _decref(p)
     _fork_held = held                # from here on the after-hooks release the claims
-    for log in held:                 # (this loop cannot raise)
-        while log._wbusy:            # another thread is inside a nogil writer call
-            with nogil:
-                usleep(50)
-        log._wbusy = True            # claimed until the after-hook
+    for log in held:                 # claimed until the after-hook
+        log._lock(False)
     _fork_engines.clear()
     for log in held:
         if log._engine.get() != NULL:
@@ -588,9 +586,11 @@ cdef int _fork_release(bint child) except -1:
     if child:
         for p in _live_logs:         # no Python code runs in this loop
             if _Py_REFCNT(p) > 0:
-                (<Timelog>p)._wbusy = False
+                (<Timelog>p)._wlock.Reset()
+                (<Timelog>p)._wowner = 0
     for log in held:
-        log._wbusy = False
+        if not child:
+            log._unlock()
         if log._engine.get() != NULL:
             log._background = log._engine.get().MaintenanceRunning()
     return 0
