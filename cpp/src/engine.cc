@@ -484,8 +484,21 @@ Stats Engine::GetStats() const {
 }
 
 void Engine::CollectHandles(std::vector<uint64_t>* out) {
-  StopMaintenance();
   Rep& r = *rep_;
+  {
+    // Reserve first, so that a std::bad_alloc changes nothing (the worker
+    // still runs). Only the writer (the caller) adds records; maintenance only
+    // rewrites or drops them, so no later version stores more handles.
+    VersionPtr v = r.Current();
+    size_t stored = v->mem->rows() + v->mem->ooo_rows();
+    for (const WindowPtr& w : *v->l1) {
+      for (const SourceRef& sr : w->runs) stored += sr.run->size();
+    }
+    for (const SourceRef& sr : v->l0) stored += sr.run->size();
+    for (const SourceRef& sr : v->sealed) stored += sr.run->size();
+    out->reserve(out->size() + stored);
+  }
+  StopMaintenance();
   VersionPtr v = r.Current();
   auto add = [out](const SourceRef& sr) {
     out->insert(out->end(), sr.run->handles(),

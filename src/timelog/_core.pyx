@@ -1659,17 +1659,24 @@ cdef class Timelog:
     cdef int _detach(self, vector[uint64_t]* held, vector[uint64_t]* retired) except -1:
         """Mark closed, destroy the engine (GIL released) and collect every reference
         the log owned into ``held``/``retired``, without releasing any (the caller
-        does that once no lock is held: a ``__del__`` may use the log)."""
+        does that once no lock is held: a ``__del__`` may use the log).
+
+        A ``MemoryError`` while collecting the stored references changes nothing:
+        the log stays open. One while taking the retired queue comes after the
+        engine is gone: those references stay queued, and a later ``close()`` (or
+        the log's deallocation) releases them."""
         cdef unique_ptr[CEngine] eng
+        cdef CEngine* e = self._engine.get()
+        if e != NULL:
+            with nogil:
+                e.CollectHandles(held)     # reserves first: may raise, nothing changed
         self._closed = True
         self._pins = 0
         self._epoch += 1               # every iterator/span/pin of this engine is void now
         eng.swap(self._engine)
         if eng.get() != NULL:
             with nogil:
-                eng.get().StopMaintenance()
-                eng.get().CollectHandles(held)
-                eng.reset()            # no drop callback can run after this
+                eng.reset()            # stops the worker; no drop callback can run after this
         # Force drain (ignores drain_batch_limit and pins); bookkeeping first.
         if self._retired.queued() > 0:
             self._drained += self._retired.PopBatch(retired, 0)
@@ -1691,7 +1698,9 @@ cdef class Timelog:
         """Stop the worker, release every stored reference and free the engine.
 
         Idempotent. Afterwards every method except ``close()`` and the properties
-        raises ``TimelogError``, and so do live iterators.
+        raises ``TimelogError``, and so do live iterators. If memory runs out while
+        collecting the stored references, ``MemoryError`` is raised and the log
+        stays open and intact; call ``close()`` again to retry.
 
         >>> from timelog import Timelog
         >>> log = Timelog()
@@ -1702,12 +1711,11 @@ cdef class Timelog:
         """
         cdef vector[uint64_t] held
         cdef vector[uint64_t] retired
-        if self._closed:
+        if self._closed and self._retired.queued() == 0:
             return
         self._lock(False)              # waits for the writer in progress, FIFO
         try:
-            if not self._closed:
-                self._detach(&held, &retired)
+            self._detach(&held, &retired)
         finally:
             self._unlock()
             _decref_all(&retired, 0)   # after the unlock: a __del__ may use the log

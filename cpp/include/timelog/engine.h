@@ -338,7 +338,9 @@ class Engine {
   // ---- teardown helpers
   // Stops maintenance, then appends every handle still physically stored
   // (visible or tombstoned, not yet reported) to *out. The engine must not be
-  // written to afterwards except by destruction.
+  // written to afterwards except by destruction. Reserves *out before it
+  // changes anything: on std::bad_alloc the engine (and its worker) is as it
+  // was and *out is unchanged.
   void CollectHandles(std::vector<uint64_t>* out);
 
   const Config& config() const { return config_; }
