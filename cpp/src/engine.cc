@@ -366,4 +366,42 @@ void Engine::CollectHandles(std::vector<uint64_t>* out) {
   out->insert(out->end(), m.ooo_handles(), m.ooo_handles() + m.ooo_rows());
 }
 
+int Engine::VisitHandles(HandleVisitFn visit, void* ctx,
+                         PausedFn then) const noexcept {
+  const Rep& r = *rep_;
+  // Pauses every removal publish (see engine_state.h): nothing can move from
+  // the version to the drop callback until the walk and `then` are done.
+  std::lock_guard<std::mutex> pause(r.publish_mu);
+  VersionPtr v;
+  size_t rows, ooo;
+  {
+    // The same consistent cut as a snapshot: the memtable counters are read
+    // with the version they belong to.
+    std::lock_guard<std::mutex> lock(r.mu);
+    v = r.current;
+    rows = v->mem->rows();
+    ooo = v->mem->ooo_rows();
+  }
+  auto run = [&](const SourceRef& sr) {
+    const size_t n = sr.run->size();
+    return n == 0 ? 0 : visit(ctx, sr.run->handles(), n);
+  };
+  int rc = 0;
+  for (const WindowPtr& w : *v->l1) {
+    for (const SourceRef& sr : w->runs) {
+      if ((rc = run(sr)) != 0) return rc;
+    }
+  }
+  for (const SourceRef& sr : v->l0) {
+    if ((rc = run(sr)) != 0) return rc;
+  }
+  for (const SourceRef& sr : v->sealed) {
+    if ((rc = run(sr)) != 0) return rc;
+  }
+  const Memtable& m = *v->mem;
+  if (rows != 0 && (rc = visit(ctx, m.handles(), rows)) != 0) return rc;
+  if (ooo != 0 && (rc = visit(ctx, m.ooo_handles(), ooo)) != 0) return rc;
+  return then != nullptr ? then(ctx) : 0;
+}
+
 }  // namespace timelog

@@ -16,10 +16,17 @@
 //   tombstones and memtables, which the step carries over.
 // * `wake_mu` guards running/stop/wake/worker and pairs with wake_cv (worker
 //   wakeups) and room_cv (writers waiting for backpressure relief).
-// * Lock order: maint_mu -> mu and maint_mu -> wake_mu (a flush notifies
-//   backpressure waiters); mu and wake_mu are never held together. The drop
-//   callback is invoked with no engine lock held, except maint_mu when the
-//   removal was done by maintenance.
+// * `publish_mu` makes "publish a removal + report its handles" one step:
+//   every Mutate that removes records runs with its Report inside
+//   PublishRemoval, and Engine::VisitHandles holds publish_mu for its whole
+//   walk, so it sees each handle either stored or already reported, never
+//   in between (and never both). Nobody waits for anything else while holding
+//   it (the drop callback only queues).
+// * Lock order: maint_mu -> publish_mu -> mu, and maint_mu -> wake_mu (a
+//   flush notifies backpressure waiters); mu and wake_mu are never held
+//   together, and wake_mu is never taken under publish_mu. The drop callback
+//   is invoked with publish_mu held (and maint_mu when the removal was done
+//   by maintenance), never with mu or wake_mu.
 
 #ifndef TIMELOG_SRC_ENGINE_STATE_H_
 #define TIMELOG_SRC_ENGINE_STATE_H_
@@ -28,6 +35,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "read_state.h"
@@ -53,6 +61,8 @@ class EngineState {
 
   // Published state.
   mutable std::mutex mu;
+  // Removal publish + report (see the header comment); VisitHandles pauses it.
+  mutable std::mutex publish_mu;
   VersionPtr current;
   // Mirror of current->sealed.size() for the lock-free pressure check.
   std::atomic<size_t> sealed_count{0};
@@ -106,6 +116,16 @@ class EngineState {
     current = std::move(nv);
   }
 
+  // Publishes a change that physically removes `dropped` and reports them
+  // through the drop callback as one step under publish_mu.
+  // REQUIRES: mu, wake_mu and publish_mu not held.
+  template <class F>
+  void PublishRemoval(F&& f, const std::vector<uint64_t>& dropped) {
+    std::lock_guard<std::mutex> lock(publish_mu);
+    Mutate(std::forward<F>(f));
+    Report(dropped);
+  }
+
   void InitReadState(ReadState* st) const;
 
   // Writer: turns the active memtable into a sealed run (no-op if empty).
@@ -119,7 +139,8 @@ class EngineState {
   bool Step();
   void WorkerLoop();
   void Wake();
-  // Invokes the drop callback. REQUIRES: mu and wake_mu not held.
+  // Invokes the drop callback. REQUIRES: mu and wake_mu not held; called
+  // through PublishRemoval (publish_mu held).
   void Report(const std::vector<uint64_t>& dropped);
   void NotifyRoom();
 
