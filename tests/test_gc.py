@@ -276,9 +276,11 @@ def test_refcounts_exact_after_collecting_a_cycle(mode):
 
 @pytest.mark.parametrize("where", ["memtable", "sealed", "l0", "l1", "retired"])
 def test_a_reachable_log_keeps_self_referencing_payloads_intact(where):
-    """If the traversal visited a payload more often than the log references it,
-    the collector would think a self-referencing payload unreachable and clear it.
-    Each payload here refers to itself and is held only by the live log."""
+    """Each payload refers to itself and is held only by the live log, so the
+    subtraction pass of a collection brings it to zero outside references and only
+    the reachability pass, walking the log again, saves it. A traversal that did not
+    report the same handles in every pass (or reported the wrong objects) would let
+    the collector clear payloads of a live log."""
     log = new_log("disabled", memtable_max_bytes=4096, sealed_max_runs=1 << 20)
     for i in range(30):
         p = [i]
@@ -317,9 +319,37 @@ def test_a_reachable_log_keeps_self_referencing_payloads_intact(where):
     log.close()
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_outside_references_to_payloads_of_a_collected_log_survive(mode):
+    """The log is garbage but some of its payloads are also held from outside. If
+    the traversal reported a payload more often than the log references it, the
+    collector would count the outside reference as internal and clear (or finalize)
+    a payload that is still in use."""
+    once = [1, 2, 3]
+    twice = {"k": "v"}
+    fin = Fin("outside")
+    log = new_log(mode)
+    log.append(1, once)
+    log.append(2, twice)
+    log.append(3, twice)
+    log.append(4, fin)
+    log.flush()
+    log.append(5, once)                         # memtable and segment
+    log.append(6, {"log": log})
+    wlog = weakref.ref(log)
+    del log
+    gc.collect()
+    assert wlog() is None
+    assert once == [1, 2, 3] and twice == {"k": "v"} and fin.tag == "outside"
+    assert Fin.finalized == []
+    assert sys.getrefcount(once) == 2 and sys.getrefcount(twice) == 2
+
+
 def test_get_referents_lists_every_owned_payload_once_per_record():
-    a, b, c = object(), object(), object()
+    a, b, c = [], {}, Fin("c")                  # payloads that can be part of a cycle
     log = new_log("disabled")
+    log.append(7, 12345678901)                  # atomic: no GC support, not listed
+    log.append(8, "text")
     log.append(1, a)
     log.append(2, a)
     log.append(3, b)
@@ -337,6 +367,7 @@ def test_get_referents_lists_every_owned_payload_once_per_record():
     assert log.retired_queue_len == 0           # drained: b is no longer owned
     refs = [r for r in gc.get_referents(log) if r is a or r is b or r is c]
     assert sorted(map(id, refs)) == sorted(map(id, [a, a, c]))
+    assert not [r for r in gc.get_referents(log) if isinstance(r, (int, str))]
     log.close()
     assert [r for r in gc.get_referents(log) if r is a or r is c] == []
 
@@ -482,3 +513,21 @@ def test_iterators_and_spans_in_the_garbage_touch_the_cleared_log_safely():
             gc.collect()
     assert not w, [str(x.message) for x in w]
     assert len(Fin.finalized) == 12 * 300
+
+
+def test_subclass_cycles_are_collected():
+    """A Python subclass traverses its __dict__ and then the log's own slots."""
+
+    class MyLog(Timelog):
+        pass
+
+    threads_before = os_threads()
+    log = MyLog(maintenance="background")
+    log.me = log                                # through the instance __dict__
+    log.append(1, Fin("sub", log=log))          # through a payload
+    wlog = weakref.ref(log)
+    del log
+    gc.collect()
+    assert wlog() is None
+    assert Fin.finalized == ["sub"]
+    assert os_threads() == threads_before
