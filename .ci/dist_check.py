@@ -86,7 +86,7 @@ def build_sdist(work):
     shutil.rmtree(dist, ignore_errors=True)
     log = run(sys.executable, "-m", "build", "--sdist", "--outdir", dist, ROOT, capture=True)
     dead = [line for line in log.splitlines()
-            if "no files found matching" in line or "no previously-included" in line]
+            if "warning: no files found matching" in line]
     if dead:
         sys.exit("MANIFEST.in has rules that match no file:\n  " + "\n  ".join(dead))
     (sdist,) = glob.glob(os.path.join(dist, "*.tar.gz"))

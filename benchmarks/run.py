@@ -4,7 +4,9 @@
     python benchmarks/run.py --smoke         # tiny sizes, 1 run: CI keeps the code alive
     python benchmarks/run.py --only full_scan,point_lookup --libs timelog,floor
 
-Writes docs/performance/results.{md,json} and *.png, and rewrites the generated
+Also runs bench_persist.py (save/load vs pickle; not with --only), writing
+persist.json next to the results. Writes docs/performance/results.{md,json} and
+*.png, and rewrites the generated
 section of docs/performance.md (not in --smoke mode, whose output goes to a temporary
 directory unless --out is given). Exits non-zero when a worker crashed or a
 correctness check failed. Method: docs/performance.md.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -123,6 +126,19 @@ def main(argv=None) -> int:
                     entry[key] = result
             if entry:
                 data["results"].setdefault(lib, {})[name] = entry
+
+    if args.only is None and data["libs"].get("timelog", {}).get("status") == "ok":
+        # save/load vs pickle: its own script (timelog only, child processes for RSS)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [pythons["timelog"], str(harness.HERE / "bench_persist.py"),
+               "--json", str(out_dir / "persist.json")] + (["--smoke"] if args.smoke else [])
+        harness.log(f"[{time.monotonic() - started:7.1f}s] bench_persist.py ...")
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+        if r.returncode != 0:
+            failures += 1
+            harness.log(f"  ERROR: bench_persist.py exited {r.returncode}: {r.stderr[-2000:]}")
+        else:
+            harness.log(r.stdout.rstrip())
 
     data["machine"]["load_end"] = harness.load_average()
     if args.smoke and data["libs"].get("timelog", {}).get("status") != "ok":

@@ -341,6 +341,36 @@ def test_extend_insert_on_error_skips_bad_items(log):
     assert sys.getrefcount(bad) == base_bad
 
 
+@pytest.mark.parametrize("dtype", ["uint64", "int64", "uint32"])
+def test_extend_numpy_column_insert_on_error_skips_what_does_not_fit(log, dtype):
+    # A uint64 column with a value above 2**63 - 1: skipped with insert_on_error,
+    # like the same value in a list column; strict mode raises and stores nothing.
+    np = pytest.importorskip("numpy")
+    vals = [6, 2**63, 2, 2**63 - 1] if dtype == "uint64" else [6, 1, 2, 3]
+    ts = np.array(vals, dtype=dtype)
+    objs = [Obj(str(v)) for v in vals]
+    bases = [sys.getrefcount(o) for o in objs]
+    if dtype == "uint64":
+        with pytest.raises(OverflowError):
+            log.extend(ts, objs)
+        assert len(log) == 0
+        log.extend(ts, objs, insert_on_error=True)
+        assert list(log) == [(2, objs[2]), (6, objs[0]), (2**63 - 1, objs[3])]
+        assert sys.getrefcount(objs[1]) == bases[1]
+        assert list(log) == list(_list_log(vals, objs))
+    else:
+        log.extend(ts, objs, insert_on_error=True)
+        assert len(log) == 4
+
+
+def _list_log(vals, objs):
+    # The same input as a list column gives the same result.
+    from timelog import Timelog
+    with Timelog(maintenance="disabled") as other:
+        other.extend(vals, objs, insert_on_error=True)
+        return list(other)
+
+
 def test_extend_insert_on_error_false_is_strict(log):
     with pytest.raises(TypeError):
         log.extend([(1, "a"), (1.5, "b")], insert_on_error=False)

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <thread>
 
@@ -54,6 +55,20 @@ inline WriteResult Pressure(const Rep& r) {
              : WriteResult::kOk;
 }
 
+// Rows of ts[0..n) that would go to the out-of-order buffer when appended
+// after a row at `last`: those below the running maximum.
+size_t LateRows(const int64_t* ts, size_t n, int64_t last) {
+  size_t late = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (ts[i] >= last) {
+      last = ts[i];
+    } else {
+      ++late;
+    }
+  }
+  return late;
+}
+
 }  // namespace
 
 WriteResult Engine::Append(int64_t ts, uint64_t handle) {
@@ -90,17 +105,27 @@ WriteResult Engine::AppendBatch(const int64_t* ts, const uint64_t* handles,
                                 size_t n) {
   Rep& r = *rep_;
   if (n == 0) return Pressure(r);
-  if (n >= 4096) {
-    size_t descents = ts[0] < r.last_ts ? 1 : 0;
-    for (size_t i = 1; i < n; ++i) descents += ts[i] < ts[i - 1];
-    if (descents * 8 > n) {
-      r.AddSortedBatch(ts, handles, n);
+  // All or nothing. The rows go into the memtable only if they all fit in it
+  // (in-order rows and out-of-order rows each within their budget), perhaps
+  // after sealing it first; then the loop below cannot seal, so it cannot
+  // allocate or throw. A batch that does not fit even a fresh memtable, or a
+  // badly disordered one, becomes its own sealed run, built before anything is
+  // published. Either way an allocation failure commits nothing.
+  const size_t late_now = LateRows(ts, n, r.last_ts);
+  const bool fits_now = r.n + r.on + n <= r.mem_cap && r.on + late_now <= r.ooo_cap;
+  if (!fits_now) {
+    const size_t late_fresh = LateRows(ts, n, kMinTs);
+    if (n > r.mem_cap || late_fresh > r.ooo_cap || (n >= 4096 && late_fresh * 8 > n)) {
+      r.AddBatchRun(ts, handles, n);
       return Pressure(r);
     }
+    r.Seal();  // may throw: nothing of the batch is committed yet
+  } else if (n >= 4096 && late_now * 8 > n) {
+    r.AddBatchRun(ts, handles, n);
+    return Pressure(r);
   }
   size_t i = 0;
   while (i < n) {
-    if (r.n + r.on >= r.mem_cap) r.Seal();
     Memtable& m = *r.mem;
     int64_t* mts = m.ts();
     uint64_t* mh = m.handles();
@@ -131,11 +156,15 @@ bool Engine::AdoptSortedBatch(std::vector<int64_t>* ts,
   const size_t n = ts->size();
   if (n < kAdoptMinRecords || h->size() != n) return false;
   if (!std::is_sorted(ts->begin(), ts->end())) return false;
-  r.Seal();
-  RunPtr run = Run::FromVectors(std::move(*ts), std::move(*h), r.page_rows);
-  ts->clear();
-  h->clear();
-  r.Mutate([&](Version& v) { v.sealed.push_back({run, v.last_seq}); });
+  r.Seal();  // may throw: nothing taken
+  // All or nothing: inside Mutate (which publishes only if this returns),
+  // everything that can throw comes before the columns are taken, and the
+  // push_back after it has its capacity reserved.
+  r.Mutate([&](Version& v) {
+    v.sealed.reserve(v.sealed.size() + 1);
+    RunPtr run = Run::FromVectors(ts, h, r.page_rows);
+    v.sealed.push_back({std::move(run), v.last_seq});
+  });
   r.seals_total.fetch_add(1, std::memory_order_relaxed);
   r.Wake();
   *result = Pressure(r);
@@ -257,25 +286,133 @@ bool Engine::MaintenanceRunning() const {
   return rep_->running;
 }
 
-// ------------------------------------------------------------------ reads
-
-std::shared_ptr<const Snapshot> Engine::GetSnapshot() const {
-  std::shared_ptr<Snapshot> s(new Snapshot());
-  rep_->InitReadState(&s->rep_->st);
-  return s;
-}
+// -------------------------------------------------------------------- fork
 
 namespace {
+
+// Restarts the worker after a fork if PrepareFork stopped it. Thread creation
+// can fail (std::system_error); the engine then stays in disabled mode, which
+// is a valid state MaintenanceRunning() reports, rather than an exception out
+// of a fork hook.
+void ResumeAfterFork(Engine* e, Rep& r) noexcept {
+  if (!r.fork_resume) return;
+  r.fork_resume = false;
+  try {
+    e->StartMaintenance();
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(r.wake_mu);
+    r.running = false;
+    r.stop = false;
+  }
+}
+
+}  // namespace
+
+void Engine::PrepareFork() noexcept {
+  Rep& r = *rep_;
+  bool was_running;
+  {
+    std::lock_guard<std::mutex> lock(r.wake_mu);
+    was_running = r.running;
+  }
+  // Join the worker instead of trying to freeze it: it finishes the step it
+  // is in (publishing it completely or not at all) and exits, so no engine
+  // thread exists that the child would lack. It needs nothing from the
+  // caller to get there: it never waits outside the engine. Only the writer
+  // (this caller) starts or stops it, so `was_running` cannot go stale.
+  StopMaintenance();
+  r.fork_resume = was_running;
+  // Take every lock, in the documented order maint_mu -> publish_mu -> mu ->
+  // wake_mu, so that at the fork no reader (mu), no handle walk (publish_mu),
+  // no MaintenanceRunning() call (wake_mu)
+  // and no maintenance step (maint_mu; none can run now, the worker is joined
+  // and the writer is this thread) is inside a critical section: the child
+  // would otherwise inherit a lock owned by a thread it does not have.
+  r.maint_mu.lock();
+  r.publish_mu.lock();  // no removal publish or handle walk in flight
+  r.mu.lock();
+  // With mu held no engine reader call can start; wait for the ones already
+  // past it, which still take the memtable's and the version's cache mutexes
+  // (those objects are shared with snapshots, so the child could not re-create
+  // them). They hold no engine lock and wait for nothing, so this ends.
+  // acquire: pairs with LeaveRead's release.
+  while (r.readers_inside.load(std::memory_order_acquire) != 0) {
+    std::this_thread::yield();
+  }
+  r.wake_mu.lock();
+}
+
+void Engine::AfterForkParent() noexcept {
+  Rep& r = *rep_;
+  // Reverse order of PrepareFork; nothing changed while they were held.
+  r.wake_mu.unlock();
+  r.mu.unlock();
+  r.publish_mu.unlock();
+  r.maint_mu.unlock();
+  ResumeAfterFork(this, r);
+}
+
+void Engine::AfterForkChild() noexcept {
+  Rep& r = *rep_;
+  // The child has one thread, this one, and it owns the three locks: POSIX
+  // keeps a mutex locked by the forking thread valid and owned by it in the
+  // child, so plain unlocks release them (the pthread_atfork pattern).
+  //
+  // The condition variables are re-created in place instead. Under the
+  // contract nobody waits on them at the fork (the worker is joined and
+  // WaitForRoom is a writer method, serialised with this caller), but a
+  // condition variable's implementation keeps waiter bookkeeping (glibc:
+  // per-group waiter counts that notify_* waits on), and a fresh object makes
+  // the child independent of whatever another thread's wait left there. The
+  // old objects are not destroyed: destroying a condition variable that a
+  // (vanished) thread might still be registered with can block for ever, and
+  // it owns no other resource, so overwriting its storage leaks nothing.
+  // Placement-new over a member of the same type makes the member name refer
+  // to the new object ([basic.life]/8), so no std::launder is needed. wake_mu
+  // is held, so no thread of this process can touch them meanwhile.
+  new (&r.wake_cv) std::condition_variable();
+  new (&r.room_cv) std::condition_variable();
+  r.wake_mu.unlock();
+  r.mu.unlock();
+  r.publish_mu.unlock();
+  r.maint_mu.unlock();
+  ResumeAfterFork(this, r);
+}
+
+// ------------------------------------------------------------------ reads
+
+namespace {
+
+// Leaves the reader count at the end of an engine reader call (see
+// EngineState::readers_inside). Construct it right after InitReadState.
+class LeaveReadOnExit {
+ public:
+  explicit LeaveReadOnExit(const EngineState& r) : r_(r) {}
+  ~LeaveReadOnExit() { r_.LeaveRead(); }
+  LeaveReadOnExit(const LeaveReadOnExit&) = delete;
+  LeaveReadOnExit& operator=(const LeaveReadOnExit&) = delete;
+
+ private:
+  const EngineState& r_;
+};
 
 // Runs f on a read state of the current version, built on the stack.
 template <class F>
 auto OnCurrent(const EngineState& r, F&& f) {
   ReadState st;
   r.InitReadState(&st);
+  LeaveReadOnExit leave(r);
   return f(st);
 }
 
 }  // namespace
+
+std::shared_ptr<const Snapshot> Engine::GetSnapshot() const {
+  std::shared_ptr<Snapshot> s(new Snapshot());
+  rep_->InitReadState(&s->rep_->st);
+  rep_->LeaveRead();
+  return s;
+}
 
 uint64_t Engine::Count(int64_t lo, int64_t hi) const {
   return OnCurrent(*rep_, [&](const ReadState& st) { return st.Count(lo, hi); });
@@ -299,6 +436,7 @@ std::unique_ptr<Cursor> Engine::Range(int64_t lo, int64_t hi,
                                       bool reverse) const {
   ReadState st;
   rep_->InitReadState(&st);
+  LeaveReadOnExit leave(*rep_);
   return MakeCursor(std::move(st), lo, hi, reverse);
 }
 
@@ -306,6 +444,7 @@ Stats Engine::GetStats() const {
   const Rep& r = *rep_;
   ReadState st;
   r.InitReadState(&st);
+  LeaveReadOnExit leave(r);
   const Version& v = st.version();
   Stats s;
   s.records_estimate = st.Count(kMinTs, kMaxTs);

@@ -24,9 +24,16 @@
 //   it (the drop callback only queues).
 // * Lock order: maint_mu -> publish_mu -> mu, and maint_mu -> wake_mu (a
 //   flush notifies backpressure waiters); mu and wake_mu are never held
-//   together, and wake_mu is never taken under publish_mu. The drop callback
-//   is invoked with publish_mu held (and maint_mu when the removal was done
-//   by maintenance), never with mu or wake_mu.
+//   together, and wake_mu is never taken under publish_mu, except by
+//   Engine::PrepareFork, which takes all four as maint_mu -> publish_mu -> mu
+//   -> wake_mu. That cannot deadlock: every other holder of publish_mu, mu or
+//   wake_mu holds at most the locks before it in that order (taken first) and
+//   releases it without waiting for a later one. The drop callback is invoked
+//   with publish_mu held (and maint_mu when the removal was done by
+//   maintenance), never with mu or wake_mu.
+// * fork: between Engine::PrepareFork and Engine::AfterFork* the forking
+//   thread holds maint_mu, publish_mu, mu and wake_mu and the worker is
+//   joined; `fork_resume` (writer-only) remembers whether to restart it.
 
 #ifndef TIMELOG_SRC_ENGINE_STATE_H_
 #define TIMELOG_SRC_ENGINE_STATE_H_
@@ -66,6 +73,11 @@ class EngineState {
   VersionPtr current;
   // Mirror of current->sealed.size() for the lock-free pressure check.
   std::atomic<size_t> sealed_count{0};
+  // Engine reader calls (Count, Range, GetSnapshot, GetStats, ...) between
+  // InitReadState and LeaveRead. Past `mu` they still take the memtable's and
+  // the version's cache mutexes; Engine::PrepareFork holds mu (so none can
+  // enter) and waits for this to reach 0 (so none is inside one at the fork).
+  mutable std::atomic<size_t> readers_inside{0};
 
   // Writer-only state.
   std::shared_ptr<Memtable> mem;
@@ -83,6 +95,9 @@ class EngineState {
   bool stop = false;
   bool wake = false;
   std::thread worker;
+  // Writer-only: PrepareFork stopped a running worker; the After* hooks
+  // restart it.
+  bool fork_resume = false;
   std::atomic<bool> compact_requested{false};
   std::atomic<int64_t> window_size{0};
   // Adaptive window state (maint_mu).
@@ -126,12 +141,19 @@ class EngineState {
     Report(dropped);
   }
 
+  // Reader entry: a read state of the current version. Enters the reader
+  // count (`readers_inside`); the caller must call LeaveRead() once it no
+  // longer reads through *st or anything built from it (not needed if this
+  // throws).
   void InitReadState(ReadState* st) const;
+  void LeaveRead() const;
 
   // Writer: turns the active memtable into a sealed run (no-op if empty).
   void Seal();
-  // Writer: seals, then adds an unsorted batch as its own sorted sealed run.
-  void AddSortedBatch(const int64_t* ts, const uint64_t* h, size_t n);
+  // Writer: commits a batch as its own sealed run (after sealing the
+  // memtable), stably sorted. All or nothing: on an exception (allocation
+  // failure) nothing of the batch is committed and the engine is unchanged.
+  void AddBatchRun(const int64_t* ts, const uint64_t* h, size_t n);
 
   // REQUIRES: maint_mu held. Flushes the oldest sealed run into L0.
   void FlushOne();

@@ -68,11 +68,26 @@ void EngineState::InitReadState(ReadState* st) const {
   size_t rows, ooo;
   {
     std::lock_guard<std::mutex> lock(mu);
+    // relaxed: mu orders the increment before Engine::PrepareFork's check,
+    // which runs with mu held.
+    readers_inside.fetch_add(1, std::memory_order_relaxed);
     v = current;
     rows = v->mem->rows();
     ooo = v->mem->ooo_rows();
   }
-  st->Init(std::move(v), rows, ooo, page_rows);
+  try {
+    st->Init(std::move(v), rows, ooo, page_rows);
+  } catch (...) {
+    LeaveRead();
+    throw;
+  }
+}
+
+void EngineState::LeaveRead() const {
+  // release: everything this reader did (including unlocking the per-run
+  // caches' mutexes) happens-before PrepareFork's acquire load sees the
+  // count drop.
+  readers_inside.fetch_sub(1, std::memory_order_release);
 }
 
 // ------------------------------------------------------------------ seal
@@ -123,14 +138,42 @@ void EngineState::Seal() {
   Wake();
 }
 
-void EngineState::AddSortedBatch(const int64_t* ts, const uint64_t* h,
-                                 size_t count) {
-  Seal();
-  std::vector<uint32_t> idx(count);
-  std::iota(idx.begin(), idx.end(), 0u);
-  ColumnBuilder b;
-  AppendStableSorted(ts, h, idx, &b);
-  RunPtr run = Run::FromBuilder(std::move(b), page_rows);
+void EngineState::AddBatchRun(const int64_t* ts, const uint64_t* h,
+                              size_t count) {
+  // Build everything before publishing anything: an allocation failure leaves
+  // the engine exactly as it was (the batch is not committed at all).
+  // The rows at or above the running maximum are already in order; the others
+  // are sorted stably on their own and merged in. On equal timestamps an
+  // in-order row always precedes an out-of-order one in the input (an
+  // out-of-order row is below an earlier row, and every later in-order row is
+  // at or above that one), so the merge, which prefers its first slice on
+  // ties, keeps insertion order.
+  ColumnBuilder in;
+  in.Reserve(count);
+  std::vector<uint32_t> late;
+  int64_t last = kMinTs;
+  for (size_t i = 0; i < count; ++i) {
+    if (ts[i] >= last) {
+      last = ts[i];
+      in.Push(ts[i], h[i]);
+    } else {
+      late.push_back(static_cast<uint32_t>(i));
+    }
+  }
+  RunPtr run;
+  if (late.empty()) {
+    run = Run::FromBuilder(std::move(in), page_rows);
+  } else {
+    ColumnBuilder sorted_late;
+    AppendStableSorted(ts, h, late, &sorted_late);
+    ColumnBuilder merged;
+    merged.Reserve(count);
+    MergeSlices({{in.ts(), in.handles(), in.size()},
+                 {sorted_late.ts(), sorted_late.handles(), sorted_late.size()}},
+                &merged);
+    run = Run::FromBuilder(std::move(merged), page_rows);
+  }
+  Seal();  // after the build, before the publish: sequence order as for a seal
   Mutate([&](Version& nv) { nv.sealed.push_back({run, nv.last_seq}); });
   seals_total.fetch_add(1, std::memory_order_relaxed);
   Wake();

@@ -62,17 +62,22 @@ std::shared_ptr<const Run> Run::FromBuilder(ColumnBuilder&& b,
   return r;
 }
 
-std::shared_ptr<const Run> Run::FromVectors(std::vector<int64_t>&& ts,
-                                            std::vector<uint64_t>&& h,
+std::shared_ptr<const Run> Run::FromVectors(std::vector<int64_t>* ts,
+                                            std::vector<uint64_t>* h,
                                             size_t page_rows) {
   std::shared_ptr<Run> r(new Run());
-  r->vec_ts_ = std::move(ts);
-  r->vec_h_ = std::move(h);
-  r->n_ = r->vec_ts_.size();
+  r->n_ = ts->size();
   r->page_rows_ = page_rows;
+  r->ts_ = ts->data();
+  r->BuildFence();  // reads the columns in place; may throw, nothing taken yet
+  // Moving a vector keeps its buffer (and so the pointers above) and cannot
+  // throw.
+  r->vec_ts_ = std::move(*ts);
+  r->vec_h_ = std::move(*h);
+  ts->clear();
+  h->clear();
   r->ts_ = r->vec_ts_.data();
   r->h_ = r->vec_h_.data();
-  r->BuildFence();
   r->bytes_ = r->vec_ts_.capacity() * sizeof(int64_t) +
               r->vec_h_.capacity() * sizeof(uint64_t) +
               r->fence_.capacity() * sizeof(int64_t) + sizeof(Run);

@@ -55,9 +55,11 @@ class Run {
   // insertion order). page_rows > 0.
   static std::shared_ptr<const Run> FromBuilder(ColumnBuilder&& b,
                                                 size_t page_rows);
-  // Takes the vectors' storage (sorted by ts, ties in insertion order).
-  static std::shared_ptr<const Run> FromVectors(std::vector<int64_t>&& ts,
-                                                std::vector<uint64_t>&& h,
+  // Takes the vectors' storage (sorted by ts, ties in insertion order),
+  // leaving them empty. Strong guarantee: everything that can throw happens
+  // before the storage is taken, so on an exception both vectors are intact.
+  static std::shared_ptr<const Run> FromVectors(std::vector<int64_t>* ts,
+                                                std::vector<uint64_t>* h,
                                                 size_t page_rows);
   // Wraps columns owned by `owner` without copying them.
   static std::shared_ptr<const Run> Wrap(const int64_t* ts, const uint64_t* h,

@@ -186,6 +186,10 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         void StartMaintenance() except +_translate_cpp_exception
         void StopMaintenance() except +_translate_cpp_exception
         cbool MaintenanceRunning() except +_translate_cpp_exception const
+        # fork hooks (engine.h, "Thread safety"); noexcept in C++
+        void PrepareFork()
+        void AfterForkParent()
+        void AfterForkChild()
 
         shared_ptr[const CSnapshot] GetSnapshot() except +_translate_cpp_exception const
         # One-shot reads on the current state (no snapshot allocation).
@@ -214,3 +218,15 @@ cdef extern from "timelog/retire_stack.h" namespace "timelog" nogil:
         uint64_t pushed_total() noexcept
         uint64_t popped_total() noexcept
         uint64_t alloc_failures() noexcept
+
+
+cdef extern from "timelog/fair_lock.h" namespace "timelog" nogil:
+    cdef cppclass CFairLock "timelog::FairLock":
+        CFairLock() except +_translate_cpp_exception
+        uint64_t Ticket() noexcept
+        cbool Serving(uint64_t t) noexcept
+        cbool Idle() noexcept
+        void Wait(uint64_t t) except +_translate_cpp_exception
+        void Release() noexcept
+        void Reset() noexcept
+        uint64_t tickets() noexcept

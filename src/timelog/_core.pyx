@@ -31,12 +31,23 @@ support" at the end of this file.
 
 Writer serialisation
 --------------------
-The engine requires one writer at a time. Writer calls made with the GIL held
-are serialised by the GIL; the few that release it (flush, maintenance steps,
-backpressure waits, big batch commits, close teardown) set ``_wbusy`` first, and
-every writer path waits (GIL released) until ``_wbusy`` is clear before it
-touches the engine. ``close()`` waits the same way, so another thread can never
-destroy the engine under a ``nogil`` call.
+The engine requires one writer at a time. Each log has a FIFO ticket lock
+(``timelog::FairLock``, ``_wlock``). A writer call that releases the GIL (flush,
+maintenance steps, backpressure waits, big batch commits, start/stop of the
+worker, close teardown) owns the lock for its whole GIL-released section
+(``_lock``/``_unlock``, or ``_run_locked`` for the single-call operations); threads
+queue in the order they asked, waiting with the GIL released, so nobody is
+overtaken (no polling, no starvation). A writer call made entirely with the GIL
+held (append, a small batch, delete, cutoff) skips the queue when the lock is
+idle: the GIL then keeps every other writer out for the call. When the lock is
+not idle it waits for its turn first (``_await_turn``) and gives the lock back at
+once, keeping the GIL: the next owner cannot start a GIL-released section before
+it gets the GIL back. No Python code runs while a thread owns the lock (it could
+write to the same log and wait for itself): conversions and validation come
+before, reference releases (drains, ``__del__``) after. ``close()`` and
+``reopen()`` take the lock too, so they wait for the writer in progress and
+never free an engine that a GIL-released call is using; a writer that was
+waiting behind ``close()`` then finds the log closed and raises ``TimelogError``.
 """
 
 cimport cython
@@ -59,7 +70,6 @@ from libcpp.optional cimport optional
 from libcpp.utility cimport move
 from libcpp.vector cimport vector
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
-from posix.unistd cimport usleep
 
 import operator as _operator
 import sys as _sys
@@ -73,6 +83,7 @@ cdef extern from *:
     void _prefetch "__builtin_prefetch"(const void* p) noexcept nogil
 
 cdef extern from "Python.h":
+    unsigned long _thread_ident "PyThread_get_thread_ident"() noexcept
     void _incref "Py_INCREF"(PyObject* o)
     void _decref "Py_DECREF"(PyObject* o)
     bint _PyLong_CheckExact "PyLong_CheckExact"(PyObject* o)
@@ -142,13 +153,14 @@ _set_error_class(TimelogError)
 # Module constants and helpers
 # ----------------------------------------------------------------------------
 
+_REOPEN_OPEN = "reopen() needs a closed Timelog; call close() first"
+_INIT_TWICE = "Timelog is already initialised"
 cdef object _MISSING = object()     # "argument not given" (None is a real value)
 cdef object _TOKEN = object()       # lets the module create iterators and spans
 
 cdef enum:
     _ITER_BUF_MAX = 512             # records fetched per Cursor::Next call
-    _BIG_BATCH = 65536              # extend commits >= this many records with nogil, in chunks
-    _CHUNK = 65536
+    _BIG_BATCH = 65536              # extend commits >= this many records with the GIL released
 
 cdef enum _Policy:
     POLICY_RAISE = 0
@@ -156,6 +168,28 @@ cdef enum _Policy:
     POLICY_FLUSH = 2
 
 _POLICIES = {"raise": POLICY_RAISE, "silent": POLICY_SILENT, "flush": POLICY_FLUSH}
+
+cdef enum _LockedOp:                # writer operations run with the GIL released
+    OP_FLUSH = 0
+    OP_COMPACT = 1
+    OP_MAINT_STEP = 2
+    OP_START = 3
+    OP_STOP = 4
+
+
+cdef int _relieve(CEngine* eng, bint wait, bint flush, uint32_t ms) except -1 nogil:
+    """The busy policy's attempt to make room after a write found the log busy.
+
+    Background mode with ``sealed_wait_ms > 0`` first waits up to ``ms`` for the
+    worker; then ``busy_policy="flush"`` flushes. Returns 1 if the log is still busy.
+    The caller owns the writer lock; the write itself is already committed.
+    """
+    if wait and eng.WaitForRoom(ms):
+        return 0
+    if flush:
+        eng.Flush()
+        return 0
+    return 1
 _UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 _WINDOW_DEFAULT = {"s": 3600, "ms": 3_600_000, "us": 3_600_000_000, "ns": 3_600_000_000_000}
 _MAINTENANCE = ("background", "disabled")
@@ -433,6 +467,154 @@ cdef int _fill_config(dict o, CConfig* c) except -1:
 
 
 # ----------------------------------------------------------------------------
+# os.fork() support
+# ----------------------------------------------------------------------------
+#
+# After os.fork() the child's copy of every open log must be fully usable. The
+# engine provides PrepareFork / AfterForkParent / AfterForkChild (engine.h);
+# the binding drives them in three steps, split so that nothing can deadlock:
+#
+# 1. _fork_before: an os.register_at_fork before-hook (GIL held). For every
+#    live log it takes the writer lock (its FIFO turn, waited for with the GIL
+#    released), so no other thread is inside a writer call and no new one can
+#    start; a write that was in flight has therefore either committed
+#    completely before the fork or not started. It keeps the logs
+#    alive in _fork_held and lists their engines in _fork_engines. It takes no
+#    engine lock: other before-hooks and the import lock may still release the
+#    GIL before the fork, and a reader thread that took the GIL then and
+#    blocked on an engine lock held by this thread would deadlock it.
+# 2. _fork_prepare / _fork_parent / _fork_child: pthread_atfork handlers, plain
+#    C run by fork() itself in the forking thread, which holds the GIL and
+#    cannot release it there. So no Python thread is inside an engine call
+#    (readers hold the GIL, writers are excluded by step 1), and PrepareFork
+#    (join the worker, take the engine locks) cannot wait for anything that
+#    waits for the GIL. They act only on a fork by the thread that ran step 1;
+#    any other fork() (C code, another thread) is left alone.
+# 3. _fork_after_parent / _fork_after_child: after-hooks. They release the
+#    claims and refresh each log's maintenance mode (the worker was restarted
+#    by step 2 unless thread creation failed). In the child, every live log's
+#    writer lock is re-created (FairLock::Reset): the threads that held or
+#    waited for it in the parent do not exist there.
+
+from libcpp.unordered_set cimport unordered_set
+import os as _os
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef unsigned long pthread_t    # opaque: only copied and compared
+    pthread_t pthread_self()
+    int pthread_equal(pthread_t a, pthread_t b)
+    int pthread_atfork(void (*prepare)() noexcept nogil, void (*parent)() noexcept nogil,
+                       void (*child)() noexcept nogil)
+
+cdef class Timelog
+
+cdef unordered_set[PyObject*] _live_logs    # every Timelog from __cinit__ to __dealloc__
+cdef vector[CEngine*] _fork_engines         # engines of the logs claimed by _fork_before
+cdef pthread_t _fork_owner                  # the thread that ran _fork_before
+cdef bint _fork_armed = False               # _fork_before ran, the after-hooks did not yet
+cdef bint _fork_prepared = False            # _fork_prepare ran, _fork_parent/_child did not yet
+cdef list _fork_held = []                   # the claimed logs (strong references)
+
+
+cdef void _fork_prepare() noexcept nogil:
+    global _fork_prepared
+    cdef size_t i
+    if not _fork_armed or not pthread_equal(pthread_self(), _fork_owner):
+        return
+    for i in range(_fork_engines.size()):
+        _fork_engines[i].PrepareFork()
+    _fork_prepared = True
+
+
+cdef void _fork_after(bint child) noexcept nogil:
+    global _fork_prepared
+    cdef size_t i
+    if not _fork_prepared:
+        return
+    _fork_prepared = False
+    for i in range(_fork_engines.size()):
+        if child:
+            _fork_engines[i].AfterForkChild()
+        else:
+            _fork_engines[i].AfterForkParent()
+
+
+cdef void _fork_parent() noexcept nogil:
+    _fork_after(False)
+
+
+cdef void _fork_child() noexcept nogil:
+    _fork_after(True)
+
+
+def _fork_before():
+    global _fork_held, _fork_owner, _fork_armed
+    cdef vector[PyObject*] live
+    cdef PyObject* p
+    cdef Timelog log
+    if _fork_armed:
+        return
+    # Take references before anything can run Python code (an allocation may
+    # collect garbage and deallocate a log). A log whose reference count is
+    # already 0 is being deallocated and is skipped.
+    for p in _live_logs:
+        if _Py_REFCNT(p) > 0:
+            live.push_back(p)
+            _incref(p)
+    held = []
+    try:
+        for p in live:
+            held.append(<object>p)
+    finally:
+        for p in live:
+            _decref(p)
+    _fork_held = held                # from here on the after-hooks release the claims
+    for log in held:                 # claimed until the after-hook
+        log._lock(False)
+    _fork_engines.clear()
+    for log in held:
+        if log._engine.get() != NULL:
+            _fork_engines.push_back(log._engine.get())
+    _fork_owner = pthread_self()
+    _fork_armed = True
+
+
+cdef int _fork_release(bint child) except -1:
+    global _fork_held, _fork_armed
+    cdef PyObject* p
+    cdef Timelog log
+    held = _fork_held
+    _fork_held = []
+    _fork_armed = False
+    _fork_engines.clear()
+    if child:
+        for p in _live_logs:         # no Python code runs in this loop
+            if _Py_REFCNT(p) > 0:
+                (<Timelog>p)._wlock.Reset()
+                (<Timelog>p)._wowner = 0
+    for log in held:
+        if not child:
+            log._unlock()
+        if log._engine.get() != NULL:
+            log._background = log._engine.get().MaintenanceRunning()
+    return 0
+
+
+def _fork_after_parent():
+    _fork_release(False)
+
+
+def _fork_after_child():
+    _fork_release(True)
+
+
+if pthread_atfork(_fork_prepare, _fork_parent, _fork_child) != 0:
+    raise MemoryError("pthread_atfork failed to register the timelog fork handlers")
+_os.register_at_fork(before=_fork_before, after_in_parent=_fork_after_parent,
+                     after_in_child=_fork_after_child)
+
+
+# ----------------------------------------------------------------------------
 # Timelog
 # ----------------------------------------------------------------------------
 
@@ -451,7 +633,7 @@ cdef class Timelog:
     extreme timestamps ``-2**63`` and ``2**63 - 1``.
 
     All options are keyword-only; the full table with defaults and accepted
-values is in the API reference (docs/api.md, or the HTML site).
+    values is in the API reference (docs/api.md, or the HTML site).
 
     >>> from timelog import Timelog
     >>> with Timelog(maintenance="disabled") as log:
@@ -467,7 +649,8 @@ values is in the API reference (docs/api.md, or the HTML site).
     cdef unique_ptr[CEngine] _engine
     cdef CRetireStack* _retired      # owned; outlives every engine of this object
     cdef bint _closed
-    cdef bint _wbusy                 # a nogil writer call is in progress
+    cdef CFairLock* _wlock           # owned; FIFO writer lock (module docstring)
+    cdef unsigned long _wowner       # thread ident of the lock's owner, 0 if none
     cdef bint _background            # current maintenance mode
     cdef int _policy
     cdef int64_t _unit_div
@@ -484,7 +667,9 @@ values is in the API reference (docs/api.md, or the HTML site).
     cdef object __weakref__
 
     def __cinit__(self, *args, **kwargs):
+        _live_logs.insert(<PyObject*>self)    # fork registry (see "os.fork() support")
         self._retired = new CRetireStack()
+        self._wlock = new CFairLock()
         self._closed = True          # until __init__ has built an engine
         self._unit = "ms"
         self._policy = POLICY_RAISE
@@ -492,12 +677,18 @@ values is in the API reference (docs/api.md, or the HTML site).
 
     def __init__(self, **options):
         if self._engine.get() != NULL:
-            raise TimelogError("Timelog is already initialised")
-        self._configure(options)
+            raise TimelogError(_INIT_TWICE)
+        self._configure(options, False)
 
-    cdef int _configure(self, dict options) except -1:
+    cdef int _configure(self, dict options, bint reopening) except -1:
+        """Parse the options and build an engine (Python code may run: option
+        objects' ``__index__``, Mappings), then install it as the writer-lock
+        owner, unless another thread initialised or reopened the log meanwhile."""
         cdef CConfig cfg
         cdef unique_ptr[CEngine] eng
+        cdef bint has_min_ts = False
+        cdef int64_t min_ts = kMinTs
+        cdef str conflict = None
         for name in options:
             if name not in _OPTION_NAMES:
                 raise TypeError(f"Timelog() got an unexpected keyword argument {name!r}")
@@ -508,28 +699,46 @@ values is in the API reference (docs/api.md, or the HTML site).
         cfg.drop_ctx = <void*>self._retired
         eng = move(CEngine.Create(cfg))
         if o.get("min_ts") is not None:
-            eng.get().Cutoff(<int64_t>o["min_ts"])
-            self._has_min_ts = True
-            self._min_ts = o["min_ts"]
-        else:
-            self._has_min_ts = False
-            self._min_ts = kMinTs
+            has_min_ts = True
+            min_ts = o["min_ts"]
+            eng.get().Cutoff(min_ts)
         # Keep what the user gave (normalised copies of the dicts) for reopen().
         for k in ("compaction", "adaptive"):
             if k in given:
                 given[k] = o[k]
-        self._options = given
-        self._unit = o["time_unit"]
-        self._unit_div = _UNIT_NS[self._unit]
-        self._background = o["maintenance"] == "background"
-        self._policy = _POLICIES[o["busy_policy"]]
-        self._sealed_wait_ms = cfg.sealed_wait_ms
-        self._drain_limit = o["drain_batch_limit"]
-        self._mostly_ordered_default = o.get("mostly_ordered_default", True)
-        self._pins = 0
-        self._epoch += 1
-        self._engine.swap(eng)
-        self._closed = False
+        unit = o["time_unit"]
+        unit_div = _UNIT_NS[unit]
+        policy = _POLICIES[o["busy_policy"]]
+        drain_limit = o["drain_batch_limit"]
+        mostly_ordered_default = o.get("mostly_ordered_default", True)
+        old_options = self._options    # released after the unlock, with `given` swapped in
+        self._lock(False)
+        try:
+            if reopening and not self._closed:
+                conflict = _REOPEN_OPEN
+            elif not reopening and self._engine.get() != NULL:
+                conflict = _INIT_TWICE
+            else:
+                self._options = given
+                self._unit = unit
+                self._unit_div = unit_div
+                self._background = o["maintenance"] == "background"
+                self._policy = policy
+                self._sealed_wait_ms = cfg.sealed_wait_ms
+                self._drain_limit = drain_limit
+                self._mostly_ordered_default = mostly_ordered_default
+                self._has_min_ts = has_min_ts
+                self._min_ts = min_ts
+                self._pins = 0
+                self._epoch += 1
+                self._engine.swap(eng)
+                self._closed = False
+        finally:
+            self._unlock()
+        if conflict is not None:
+            with nogil:
+                eng.reset()            # empty: nothing to release
+            raise TimelogError(conflict)
         return 0
 
     # ------------------------------------------------------------ presets
@@ -627,36 +836,104 @@ values is in the API reference (docs/api.md, or the HTML site).
             self._raise_closed()
         return self._engine.get()
 
-    cdef int _writer_wait(self) except -1:
-        # Another thread is inside a nogil engine call: wait for it with the
-        # GIL released, then re-check everything (it may have closed the log).
-        while self._wbusy:
+    cdef int _lock(self, bint need_open) except -1:
+        """Own the writer lock: take a place in the FIFO queue, wait with the GIL
+        released. With ``need_open`` the log must still be open once the lock is
+        ours (else the lock is given back and ``TimelogError`` raised). Until
+        ``_unlock()`` no Python code may run on this thread."""
+        cdef unsigned long me = _thread_ident()
+        cdef CFairLock* lk = self._wlock
+        cdef uint64_t t
+        if self._wowner == me:
+            raise TimelogError(
+                "a write to this Timelog from inside another of its writes on the "
+                "same thread (e.g. from a finalizer) is not allowed")
+        t = lk.Ticket()
+        if not lk.Serving(t):
             with nogil:
-                usleep(50)
-        if self._closed:
+                lk.Wait(t)
+        self._wowner = me
+        if need_open and self._closed:
+            self._unlock()
             self._raise_closed()
         return 0
 
+    cdef inline void _unlock(self) noexcept:
+        self._wowner = 0
+        self._wlock.Release()
+
+    cdef int _await_turn(self) except -1:
+        # Queue behind the writers ahead of us, then give the lock back at once
+        # but keep the GIL (see the module docstring).
+        if self._closed:
+            self._raise_closed()
+        self._lock(True)
+        self._unlock()
+        return 0
+
     cdef inline CEngine* _writer(self) except NULL:
-        if self._wbusy or self._closed:
-            self._writer_wait()
+        """Engine for a writer call made entirely with the GIL held."""
+        if self._closed or not self._wlock.Idle():
+            self._await_turn()
         return self._engine.get()
 
-    cdef int _drain(self, bint force) except -1:
-        """Release up to drain_batch_limit retired references (all if force)."""
+    cdef int _run_locked(self, int op) except -1:
+        """Run one GIL-released writer operation as the owner of the writer lock.
+        Returns whether a maintenance step did any work."""
+        cdef CEngine* eng
+        cdef bint did = False
+        cdef bint refused = False
+        self._lock(True)
+        try:
+            eng = self._engine.get()
+            if op == OP_MAINT_STEP and self._background:
+                refused = True
+            else:
+                with nogil:
+                    if op == OP_FLUSH:
+                        eng.Flush()
+                    elif op == OP_COMPACT:
+                        eng.Compact()
+                    elif op == OP_MAINT_STEP:
+                        did = eng.MaintStep()
+                    elif op == OP_START:
+                        eng.StartMaintenance()
+                    else:
+                        eng.StopMaintenance()
+                if op == OP_START:
+                    self._background = True
+                elif op == OP_STOP:
+                    self._background = False
+        finally:
+            self._unlock()
+        if refused:
+            raise TimelogError("maint_step() needs maintenance='disabled' "
+                               "(call stop_maintenance() first)")
+        return did
+
+    cdef int _drain(self, bint force, size_t earned=0) except -1:
+        """Release retired references: all if ``force``, else at most
+        ``drain_batch_limit + 2 * earned`` (``drain_batch_limit`` 0 = unlimited).
+
+        ``earned`` is the number of records the calling write stored: every record
+        is dropped at most once, so a drain budget that grows with what was written
+        keeps the queue from growing without bound under any steady workload, while
+        each single drain stays proportional to the write that pays for it."""
         cdef vector[uint64_t] batch
-        cdef size_t n, i
+        cdef size_t n, i, limit = 0
         if self._retired.queued() == 0:
             return 0
-        n = self._retired.PopBatch(&batch, 0 if force else self._drain_limit)
+        if not force and self._drain_limit != 0:
+            limit = self._drain_limit + 2 * earned
+        n = self._retired.PopBatch(&batch, limit)
         self._drained += n            # bookkeeping before any __del__ can run
         for i in range(n):
             _decref(<PyObject*>batch[i])
         return 0
 
-    cdef inline int _maybe_drain(self) except -1:
+    cdef inline int _maybe_drain(self, size_t earned=0) except -1:
         if self._pins == 0 and not self._closed and self._retired.queued() > 0:
-            self._drain(False)
+            self._drain(False, earned)
         return 0
 
     cdef void _unpin(self, uint64_t epoch) noexcept:
@@ -671,36 +948,31 @@ values is in the API reference (docs/api.md, or the HTML site).
             except BaseException:
                 pass
 
-    cdef int _nogil_flush(self) except -1:
-        cdef CEngine* eng = self._engine.get()
-        self._wbusy = True
+    cdef int _make_room(self) except -1:
+        """Apply the busy policy's wait/flush as the lock owner; 1 if still busy."""
+        cdef bint wait = self._background and self._sealed_wait_ms > 0
+        cdef bint flush = self._policy == POLICY_FLUSH
+        cdef uint32_t ms = self._sealed_wait_ms
+        cdef CEngine* eng
+        cdef int busy = 1
+        if not (wait or flush):
+            return 1
+        self._lock(False)
         try:
-            with nogil:
-                eng.Flush()
+            if self._closed:           # closed by another thread since the commit
+                busy = 0
+            else:
+                eng = self._engine.get()
+                with nogil:
+                    busy = _relieve(eng, wait, flush, ms)
         finally:
-            self._wbusy = False
-        return 0
+            self._unlock()
+        return busy
 
     cdef int _after_write(self, CWriteResult r, Py_ssize_t committed) except -1:
         """Busy policy and opportunistic drain after a committed write."""
-        cdef CEngine* eng
-        cdef bint busy = r == CWriteResult.kBusy
-        cdef bint room = False
-        cdef uint32_t ms = self._sealed_wait_ms
-        if busy:
-            eng = self._engine.get()
-            if self._background and ms > 0:
-                self._wbusy = True
-                try:
-                    with nogil:
-                        room = eng.WaitForRoom(ms)
-                finally:
-                    self._wbusy = False
-                busy = not room
-            if busy and self._policy == POLICY_FLUSH:
-                self._nogil_flush()
-                busy = False
-        self._maybe_drain()
+        cdef bint busy = r == CWriteResult.kBusy and self._make_room() == 1
+        self._maybe_drain(<size_t>committed)
         if busy and self._policy == POLICY_RAISE:
             raise TimelogBusyError(self._busy_message(), committed=committed)
         return 0
@@ -836,7 +1108,8 @@ values is in the API reference (docs/api.md, or the HTML site).
         a malformed item or a length mismatch raises ``TypeError`` /
         ``ValueError`` / ``OverflowError`` and stores nothing.
         ``insert_on_error=True`` skips bad items instead. Then everything is
-        committed in one engine call (large batches with the GIL released); under
+        committed in one engine step, all or nothing (a ``MemoryError`` stores
+        nothing; large batches are committed with the GIL released); under
         backpressure ``extend`` still commits the whole input, and with
         ``busy_policy="raise"`` raises ``TimelogBusyError`` once at the end, with
         ``committed`` set. ``mostly_ordered`` is a hint and may be ignored.
@@ -955,13 +1228,14 @@ values is in the API reference (docs/api.md, or the HTML site).
         cdef int64_t lo = self._min_ts
         cdef int handled = 0
         if PyObject_CheckBuffer(tss) and not isinstance(tss, (bytes, bytearray, str)):
-            handled = _ts_from_buffer(tss, _Fast_SIZE(os), tsv)
+            handled = _ts_from_buffer(tss, _Fast_SIZE(os), tsv, <vector[uint8_t]*>NULL if strict else &keep)
         if handled:
             n = tsv.size()
             if guard or not strict:
-                keep.assign(n, 1)
+                if keep.size() == 0:
+                    keep.assign(n, 1)
                 for i in range(n):
-                    if guard and tsv[0][i] < lo:
+                    if guard and keep[i] and tsv[0][i] < lo:
                         if strict:
                             raise ValueError(f"timestamp {tsv[0][i]} is below min_ts={lo}")
                         keep[i] = 0
@@ -1021,49 +1295,35 @@ values is in the API reference (docs/api.md, or the HTML site).
         return 0
 
     cdef int _commit(self, vector[int64_t]* tsv, vector[uint64_t]* hv) except -1:
-        """Commit validated records whose references are already taken."""
+        """Commit validated records whose references are already taken.
+
+        All or nothing: the engine commits a batch in one step or, on an exception
+        (an allocation failure), not at all; then every reference is given back."""
         cdef size_t n = hv.size()
-        cdef size_t done = 0, chunk
-        cdef CEngine* eng = self._engine.get()
+        cdef CEngine* eng
         cdef CWriteResult r = CWriteResult.kOk
-        cdef bint wait = self._background and self._sealed_wait_ms > 0
-        cdef bint flush = self._policy == POLICY_FLUSH
-        cdef uint32_t ms = self._sealed_wait_ms
         if n == 0:
             self._maybe_drain()
             return 0
-        if n < _BIG_BATCH:
-            try:
+        try:
+            if n < _BIG_BATCH:
+                eng = self._writer()
                 r = eng.AppendBatch(tsv.data(), hv.data(), n)
-            except BaseException:
-                _decref_all(hv, 0)
-                raise
-        else:
-            self._wbusy = True
-            try:
-                with nogil:
-                    # A big sorted batch becomes a sealed run as it is (no copy).
-                    if eng.AdoptSortedBatch(tsv, hv, &r):
-                        done = n
-                    while done < n:
-                        chunk = n - done
-                        if chunk > _CHUNK:
-                            chunk = _CHUNK
-                        r = eng.AppendBatch(tsv.data() + done, hv.data() + done, chunk)
-                        done += chunk
-                        if r == CWriteResult.kBusy and done < n:
-                            # Make room between chunks per policy; the rest is
-                            # committed whatever happens.
-                            if wait:
-                                eng.WaitForRoom(ms)
-                            if flush and eng.UnderPressure():
-                                eng.Flush()
-            except BaseException:
-                self._wbusy = False
-                _decref_all(hv, done)
-                raise
-            finally:
-                self._wbusy = False
+            else:
+                self._lock(True)
+                try:
+                    eng = self._engine.get()
+                    with nogil:
+                        # A big sorted batch becomes a sealed run as it is (no copy).
+                        if not eng.AdoptSortedBatch(tsv, hv, &r):
+                            r = eng.AppendBatch(tsv.data(), hv.data(), n)
+                finally:
+                    self._unlock()
+        except BaseException:
+            # Nothing was committed (on an exception the engine leaves the columns
+            # intact). After the unlock: a __del__ may write to the log.
+            _decref_all(hv, 0)
+            raise
         self._after_write(r, n)
         return 0
 
@@ -1305,20 +1565,13 @@ values is in the API reference (docs/api.md, or the HTML site).
         ``TimelogBusyError`` on a publish conflict in future engines (retry is safe);
         the current engine never does.
         """
-        self._writer()
-        self._nogil_flush()
+        self._run_locked(OP_FLUSH)
         self._maybe_drain()
 
     def compact(self):
         """Request compaction of everything (background: wakes the worker;
         disabled: the following ``maint_step()`` calls do the work)."""
-        cdef CEngine* eng = self._writer()
-        self._wbusy = True
-        try:
-            with nogil:
-                eng.Compact()
-        finally:
-            self._wbusy = False
+        self._run_locked(OP_COMPACT)
         self._maybe_drain()
 
     def maint_step(self):
@@ -1336,42 +1589,18 @@ values is in the API reference (docs/api.md, or the HTML site).
         [(1, 'a'), (2, 'b')]
         >>> log.close()
         """
-        cdef CEngine* eng = self._writer()
-        cdef bint did = False
-        if self._background:
-            raise TimelogError("maint_step() needs maintenance='disabled' "
-                               "(call stop_maintenance() first)")
-        self._wbusy = True
-        try:
-            with nogil:
-                did = eng.MaintStep()
-        finally:
-            self._wbusy = False
+        cdef bint did = self._run_locked(OP_MAINT_STEP)
         self._maybe_drain()
         return did
 
     def start_maintenance(self):
         """Start the background worker (idempotent); the log is then in background mode."""
-        cdef CEngine* eng = self._writer()
-        self._wbusy = True
-        try:
-            with nogil:
-                eng.StartMaintenance()
-        finally:
-            self._wbusy = False
-        self._background = True
+        self._run_locked(OP_START)
 
     def stop_maintenance(self):
         """Stop and join the background worker (idempotent, GIL released); the log
         is then in disabled mode and ``maint_step()`` works."""
-        cdef CEngine* eng = self._writer()
-        self._wbusy = True
-        try:
-            with nogil:
-                eng.StopMaintenance()
-        finally:
-            self._wbusy = False
-        self._background = False
+        self._run_locked(OP_STOP)
         self._maybe_drain()
 
     # ------------------------------------------------------------ stats
@@ -1431,32 +1660,35 @@ values is in the API reference (docs/api.md, or the HTML site).
 
     # ------------------------------------------------------------ lifecycle
 
-    cdef int _teardown(self) except -1:
-        """Destroy the engine (GIL released), then release every reference."""
+    cdef int _detach(self, vector[uint64_t]* held, vector[uint64_t]* retired) except -1:
+        """Mark closed, destroy the engine (GIL released) and collect every reference
+        the log owned into ``held``/``retired``, without releasing any (the caller
+        does that once no lock is held: a ``__del__`` may use the log)."""
         cdef unique_ptr[CEngine] eng
-        cdef vector[uint64_t] held
-        cdef vector[uint64_t] retired
-        cdef size_t i
         self._closed = True
         self._pins = 0
         self._epoch += 1               # every iterator/span/pin of this engine is void now
         eng.swap(self._engine)
         if eng.get() != NULL:
-            self._wbusy = True
-            try:
-                with nogil:
-                    eng.get().StopMaintenance()
-                    eng.get().CollectHandles(&held)
-                    eng.reset()        # no drop callback can run after this
-            finally:
-                self._wbusy = False
+            with nogil:
+                eng.get().StopMaintenance()
+                eng.get().CollectHandles(held)
+                eng.reset()            # no drop callback can run after this
         # Force drain (ignores drain_batch_limit and pins); bookkeeping first.
         if self._retired.queued() > 0:
-            self._drained += self._retired.PopBatch(&retired, 0)
-        for i in range(retired.size()):
-            _decref(<PyObject*>retired[i])
-        for i in range(held.size()):
-            _decref(<PyObject*>held[i])
+            self._drained += self._retired.PopBatch(retired, 0)
+        return 0
+
+    cdef int _teardown(self) except -1:
+        """close() without the writer lock: only for ``__dealloc__``, when no other
+        thread can be inside a call on this log."""
+        cdef vector[uint64_t] held
+        cdef vector[uint64_t] retired
+        try:
+            self._detach(&held, &retired)
+        finally:
+            _decref_all(&retired, 0)
+            _decref_all(&held, 0)
         return 0
 
     def close(self):
@@ -1472,14 +1704,18 @@ values is in the API reference (docs/api.md, or the HTML site).
         >>> log.closed
         True
         """
+        cdef vector[uint64_t] held
+        cdef vector[uint64_t] retired
         if self._closed:
             return
-        while self._wbusy:             # another thread is inside a nogil engine call
-            with nogil:
-                usleep(50)
-        if self._closed:
-            return
-        self._teardown()
+        self._lock(False)              # waits for the writer in progress, FIFO
+        try:
+            if not self._closed:
+                self._detach(&held, &retired)
+        finally:
+            self._unlock()
+            _decref_all(&retired, 0)   # after the unlock: a __del__ may use the log
+            _decref_all(&held, 0)
 
     def reopen(self, **overrides):
         """Start a new, empty engine on a closed log, with the previous options
@@ -1493,14 +1729,164 @@ values is in the API reference (docs/api.md, or the HTML site).
         (False, 'us', 'silent', 0)
         >>> log.close()
         """
-        while self._wbusy:
-            with nogil:
-                usleep(50)
         if not self._closed:
-            raise TimelogError("reopen() needs a closed Timelog; call close() first")
+            raise TimelogError(_REOPEN_OPEN)
         opts = dict(self._options)
         opts.update(overrides)
-        self._configure(opts)
+        self._configure(opts, True)
+
+    # ------------------------------------------------------------ copies, pickling, files
+    # Thin hooks; the logic is plain Python in timelog/_persist.py.
+
+    def _next_columns(self, TimelogIter it, Py_ssize_t n):
+        """Internal (copies, pickling, save): the next up to ``n`` rows of ``it``,
+        an iterator of this log, as ``(timestamps, objects)``: a ``bytearray`` of
+        native-endian int64 timestamps and a ``list`` of the objects (new
+        references). One C loop, no per-row Python objects but the list.
+        """
+        cdef Py_ssize_t k, i = 0, j, take
+        cdef char* dst
+        cdef PyObject* o
+        cdef CRecord* rec
+        cdef bytearray ts
+        cdef list objs
+        if it is None or it._log is not self:
+            raise ValueError("_next_columns() needs an iterator of this Timelog")
+        if n < 0:
+            raise ValueError(f"_next_columns() needs n >= 0, got {n}")
+        it._check()
+        k = len(it)
+        if n < k:
+            k = n
+        ts = bytearray(k * 8)
+        objs = PyList_New(k)
+        it._check()                     # the allocations may have run finalizers
+        dst = ts
+        while i < k:
+            if it._pos >= it._n:
+                if not it._fill():
+                    break
+            take = <Py_ssize_t>(it._n - it._pos)
+            if take > k - i:
+                take = k - i
+            rec = it._buf + it._pos
+            for j in range(take):
+                memcpy(dst + (i + j) * 8, &rec[j].ts, 8)
+                o = <PyObject*>rec[j].handle
+                _incref(o)
+                _PyList_SET_ITEM(<PyObject*>objs, i + j, o)
+            it._pos += take
+            i += take
+        if i < k:                       # cannot happen: len(it) is exact
+            del objs[i:]
+            del ts[i * 8:]
+        if it._pos >= it._n and (it._cursor.get() == NULL or it._cursor.get().Remaining() == 0):
+            it._finish()                # last: unpinning may drain and run __del__ code
+        return ts, objs
+
+    def __reduce_ex__(self, protocol):
+        """Pickle support: the options and the visible records (deleted records
+        are not written). With protocol 5 the timestamp column is a
+        ``pickle.PickleBuffer`` (out-of-band with a ``buffer_callback``);
+        payloads are pickled as a list. Pickling a closed log raises
+        ``TimelogError``.
+
+        >>> import pickle
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled", time_unit="us")
+        >>> log.extend([(2, "b"), (1, "a"), (2, "c")])
+        >>> log.delete(1)
+        >>> copy = pickle.loads(pickle.dumps(log))
+        >>> list(copy), copy.time_unit
+        ([(2, 'b'), (2, 'c')], 'us')
+        >>> copy.close(); log.close()
+        """
+        from timelog import _persist
+        return _persist.reduce_log(self, protocol, self._options)
+
+    def __copy__(self):
+        """``copy.copy(log)``: a new open log with the same options and visible
+        records; the payload objects are shared, not copied.
+
+        >>> import copy
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.append(1, ["payload"])
+        >>> twin = copy.copy(log)
+        >>> twin[1][0] is log[1][0]
+        True
+        >>> twin.close(); log.close()
+        """
+        from timelog import _persist
+        return _persist.copy_log(self, self._options, None)
+
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy(log)``: like ``copy.copy`` but the payloads are deep
+        copies (the ``memo`` is honoured: an object stored twice is copied once).
+
+        >>> import copy
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> shared = ["payload"]
+        >>> log.extend([(1, shared), (2, shared)])
+        >>> twin = copy.deepcopy(log)
+        >>> a, b = twin[1][0], twin[2][0]
+        >>> a == shared, a is shared, a is b
+        (True, False, True)
+        >>> twin.close(); log.close()
+        """
+        from timelog import _persist
+        return _persist.copy_log(self, self._options, memo)
+
+    def save(self, path):
+        """Write the options and the visible records to the file ``path``
+        (format: docs/file-format.md), atomically: a temporary file in the same
+        directory is written in bounded blocks, fsynced and renamed over
+        ``path``, so on any failure a previous file at ``path`` is intact.
+        Payloads are pickled. Raises ``TimelogError`` on a closed log,
+        ``OSError`` for I/O errors and whatever pickling a payload raises.
+
+        >>> import os, tempfile
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, {"b": 2})])
+        >>> path = os.path.join(tempfile.mkdtemp(), "events.tlog")
+        >>> log.save(path)
+        >>> loaded = Timelog.load(path)
+        >>> list(loaded)
+        [(1, 'a'), (2, {'b': 2})]
+        >>> loaded.close(); log.close()
+        """
+        from timelog import _persist
+        _persist.save(self, path, self._options)
+
+    @classmethod
+    def load(cls, path, **overrides):
+        """A new open log with the options and records of a file written by
+        ``save()``; ``overrides`` replace saved options (as in ``reopen``).
+
+        Every section's length and checksum is verified; a missing, empty,
+        truncated, corrupted or newer-version file, or a directory, raises
+        ``TimelogError`` naming the problem, and no log is returned. **Loading
+        runs pickle on the payloads: load only files you trust.**
+
+        >>> import os, tempfile
+        >>> from timelog import Timelog, TimelogError
+        >>> path = os.path.join(tempfile.mkdtemp(), "empty.tlog")
+        >>> open(path, "wb").close()
+        >>> Timelog.load(path)
+        Traceback (most recent call last):
+          ...
+        timelog.TimelogError: ...empty.tlog': empty file (0 bytes), not a timelog file
+        >>> log = Timelog(maintenance="disabled", time_unit="s")
+        >>> log.append(5, "x"); log.save(path); log.close()
+        >>> loaded = Timelog.load(path, maintenance="background")
+        >>> loaded.time_unit, loaded.maintenance_mode, loaded[5]
+        ('s', 'background', ['x'])
+        >>> loaded.close()
+        """
+        from timelog import _persist
+        return _persist.load(cls, path, overrides)
 
     def __enter__(self):
         return self
@@ -1513,6 +1899,7 @@ values is in the API reference (docs/api.md, or the HTML site).
         # Garbage collection of an unclosed log: release everything as close()
         # would, never raise. Nobody else can hold a reference now, so no other
         # thread can be inside an engine call.
+        _live_logs.erase(<PyObject*>self)
         if self._engine.get() != NULL:
             if self._pins > 0:
                 try:
@@ -1533,6 +1920,8 @@ values is in the API reference (docs/api.md, or the HTML site).
                 pass
         del self._retired
         self._retired = NULL
+        del self._wlock
+        self._wlock = NULL
 
 
 cdef int _reserve_rows(vector[int64_t]* tsv, vector[uint64_t]* hv,
@@ -1553,25 +1942,30 @@ cdef int _reserve_rows(vector[int64_t]* tsv, vector[uint64_t]* hv,
 
 
 cdef void _decref_all(vector[uint64_t]* hv, size_t start) noexcept:
-    """Give back references taken for records that were not committed."""
+    """Release the references ``hv[start:]`` (records not committed, or the
+    references a closed log collected); ``hv`` is left empty."""
     cdef size_t i
     cdef vector[uint64_t] tmp
     if start >= hv.size():
         hv.clear()
         return
-    # Move them out first: a __del__ may run during the loop.
-    tmp.assign(hv.begin() + start, hv.end())
-    hv.clear()
+    # Move them out first (no allocation): a __del__ may run during the loop.
+    if start > 0:
+        hv.erase(hv.begin(), hv.begin() + start)
+    tmp.swap(hv[0])
     for i in range(tmp.size()):
         _decref(<PyObject*>tmp[i])
 
 
-cdef int _ts_from_buffer(object obj, Py_ssize_t expected, vector[int64_t]* out) except -1:
+cdef int _ts_from_buffer(object obj, Py_ssize_t expected, vector[int64_t]* out,
+                        vector[uint8_t]* keep) except -1:
     """Timestamps from a 1-d integer buffer (numpy arrays...), zero Python calls.
 
     Returns 1 if handled, 0 if the caller should fall back to the sequence path
     (no buffer, unknown format, non-native byte order). Float/bool buffers raise
-    TypeError; a length mismatch raises ValueError.
+    TypeError; a length mismatch raises ValueError. An unsigned value above
+    2**63 - 1 raises OverflowError, or, when ``keep`` is given (insert_on_error),
+    is marked 0 in ``keep`` (then sized to the column, 1 = keep).
     """
     cdef Py_buffer view
     cdef Py_ssize_t i, n, stride
@@ -1634,7 +2028,12 @@ cdef int _ts_from_buffer(object obj, Py_ssize_t expected, vector[int64_t]* out) 
                 else:
                     memcpy(&u64, p, 8)
                     if u64 > <uint64_t>kMaxTs:
-                        _ts_overflow("timestamp")
+                        if keep == NULL:
+                            _ts_overflow("timestamp")
+                        if keep.size() == 0:
+                            keep.assign(n, 1)
+                        keep[0][i] = 0
+                        u64 = 0
                     v64 = <int64_t>u64
             elif size == 4:
                 if signed:
@@ -1847,6 +2246,12 @@ cdef class TimelogIter:
         """``True`` once the iterator is closed or exhausted."""
         return self._closed
 
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle or copy a TimelogIter: it is a live cursor over a snapshot of its Timelog; pickle the Timelog, or list(it)")
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle or copy a TimelogIter: it is a live cursor over a snapshot of its Timelog; pickle the Timelog, or list(it)")
+
     def __enter__(self):
         return self
 
@@ -1933,6 +2338,12 @@ cdef class PageSpanIter:
     @property
     def closed(self):
         return self._closed
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle or copy a PageSpanIter: it iterates views into the memory of its Timelog; pickle the Timelog instead")
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle or copy a PageSpanIter: it iterates views into the memory of its Timelog; pickle the Timelog instead")
 
     def __enter__(self):
         return self
@@ -2053,6 +2464,12 @@ cdef class PageSpan:
     def closed(self):
         return self._closed
 
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle or copy a PageSpan: it is a view into the memory of its Timelog; pickle the Timelog, or span.copy_timestamps() and list(span.objects())")
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle or copy a PageSpan: it is a view into the memory of its Timelog; pickle the Timelog, or span.copy_timestamps() and list(span.objects())")
+
     def __enter__(self):
         return self
 
@@ -2115,6 +2532,12 @@ cdef class PageSpanObjectsView:
                 return
             yield <object><PyObject*>self._span._span.handles[i]
             i += 1
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle or copy a PageSpanObjectsView: it is a view into the memory of its Timelog; pickle list(view) instead")
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle or copy a PageSpanObjectsView: it is a view into the memory of its Timelog; pickle list(view) instead")
 
     def __repr__(self):
         return f"<timelog.PageSpanObjectsView len={self._span._span.size}>"
@@ -2243,9 +2666,8 @@ cdef int _timelog_traverse(Timelog self, _visitproc visit, void* arg) noexcept:
 
 cdef int _timelog_clear(Timelog self) noexcept:
     # Only garbage is cleared, and garbage has no thread inside one of its
-    # methods, so _wbusy is clear; checked anyway rather than tear down under one.
-    if self._wbusy:
-        return 0
+    # methods (that thread would hold a reference), so nobody holds or waits for
+    # the writer lock: close() without it, as __dealloc__ does.
     if self._engine.get() != NULL or (self._retired != NULL and self._retired.queued() > 0):
         try:
             self._teardown()           # = close(): stops the worker, releases every payload

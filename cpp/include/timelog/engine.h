@@ -19,10 +19,11 @@
 //
 // Thread safety
 // -------------
-// * Writer methods (Append*, Delete*, Cutoff, Flush, MaintStep, Compact,
-//   StartMaintenance, StopMaintenance, WaitForRoom, Close) must be serialised
-//   by the caller: one writer at a time. (The Python binding serialises them
-//   with the GIL.)
+// * Writer methods (Append*, AdoptSortedBatch, Delete, Cutoff, Flush,
+//   MaintStep, Compact, StartMaintenance, StopMaintenance, WaitForRoom,
+//   CollectHandles, and destruction) must be serialised by the caller: one
+//   writer at a time. (The Python binding serialises them with a FIFO
+//   FairLock per log, fair_lock.h, together with the GIL.)
 // * Reader methods (GetSnapshot and everything on Snapshot / Cursor, Stats)
 //   may be called from any number of threads concurrently with the writer and
 //   with the maintenance worker. A Snapshot is immutable after creation; a
@@ -37,6 +38,30 @@
 //   binding: the GIL). See its comment for the exactly-once guarantee.
 // * Snapshots, cursors and page spans hold shared ownership of everything they
 //   read, so they remain valid after the Engine is destroyed.
+// * fork(): PrepareFork, AfterForkParent and AfterForkChild are writer
+//   methods: the caller serialises them with the other writer methods and
+//   holds that serialisation across the whole sequence, so no other writer
+//   call (WaitForRoom included) is in flight at the fork. The thread that
+//   forks calls PrepareFork right before fork() and exactly one of the other
+//   two right after it: AfterForkParent in the parent (also if fork() failed),
+//   AfterForkChild in the child. In between it calls nothing else on this
+//   engine, and it must not hold anything a reader thread or the maintenance
+//   worker waits for (they wait for nothing outside the engine).
+//   PrepareFork stops the worker at a safe point (it finishes the step it is
+//   in) and joins it, waits for the Engine reader calls in progress, then
+//   holds every engine lock until the After* call. So the child inherits no
+//   lock held by a thread it does not have and no half-published state; both
+//   After* calls release the locks and restart the worker if it was running,
+//   and the child's engine is a complete, independent copy.
+//   Other threads may keep calling the Engine's reader methods (GetSnapshot,
+//   Count, Range, GetStats, ...; they block between PrepareFork and the
+//   After* call) and Cursor::Next. Snapshot methods are the exception: they
+//   take a lock inside the snapshot's version, which PrepareFork cannot see,
+//   so no other thread may be inside one at the fork (the Python binding
+//   guarantees it: its reads hold the GIL, and so does the forking thread).
+//   Snapshots, cursors and page spans taken before the fork stay valid on
+//   both sides. If the worker cannot be restarted (thread creation fails),
+//   the engine is left in disabled mode; MaintenanceRunning() tells.
 
 #ifndef TIMELOG_ENGINE_H_
 #define TIMELOG_ENGINE_H_
@@ -253,13 +278,17 @@ class Engine {
   // ---- writes (single writer). Each returns kBusy iff, after the commit,
   // sealed runs waiting for flush are >= sealed_max_runs. Never waits.
   WriteResult Append(int64_t ts, uint64_t handle);
-  // Commits all n records (seals as often as needed). Throws std::bad_alloc
-  // only before anything is committed.
+  // Commits all n records or none: the batch goes into the memtable only if
+  // it fits (sealing the memtable first if needed), else it becomes its own
+  // sealed run, built before anything is published. On an exception
+  // (std::bad_alloc / AllocationError) nothing of the batch is committed.
   WriteResult AppendBatch(const int64_t* ts, const uint64_t* handles, size_t n);
   // If ts is sorted and large (>= kAdoptMinRecords), takes the two vectors'
   // storage as a sealed run without copying (after sealing the memtable) and
   // returns true with *result set; otherwise returns false and leaves the
-  // vectors untouched (use AppendBatch). REQUIRES: ts->size() == h->size().
+  // vectors untouched (use AppendBatch). All or nothing: on an exception the
+  // vectors are intact and nothing is committed.
+  // REQUIRES: ts->size() == h->size().
   bool AdoptSortedBatch(std::vector<int64_t>* ts, std::vector<uint64_t>* h,
                         WriteResult* result);
   // Hides every record written so far with lo <= ts <= hi. lo > hi: no-op.
@@ -292,6 +321,18 @@ class Engine {
   // Idempotent; joins the worker. Afterwards the engine is in disabled mode.
   void StopMaintenance();
   bool MaintenanceRunning() const;
+
+  // ---- fork support (see "Thread safety" above for who calls these, when).
+  // Before fork(): joins the worker (remembering whether it ran) and takes
+  // every engine lock; the engine must then not be used until one of the
+  // After* calls below. Never throws.
+  void PrepareFork() noexcept;
+  // After fork(), in the parent: releases the locks and restarts the worker
+  // if PrepareFork stopped it. Never throws.
+  void AfterForkParent() noexcept;
+  // After fork(), in the child: re-creates the condition variables, releases
+  // the locks and restarts the worker if PrepareFork stopped it. Never throws.
+  void AfterForkChild() noexcept;
 
   // ---- reads
   std::shared_ptr<const Snapshot> GetSnapshot() const;
