@@ -322,12 +322,14 @@ void Engine::PrepareFork() noexcept {
   // (this caller) starts or stops it, so `was_running` cannot go stale.
   StopMaintenance();
   r.fork_resume = was_running;
-  // Take every lock, in the documented order maint_mu -> mu -> wake_mu, so
-  // that at the fork no reader (mu), no MaintenanceRunning() call (wake_mu)
+  // Take every lock, in the documented order maint_mu -> publish_mu -> mu ->
+  // wake_mu, so that at the fork no reader (mu), no handle walk (publish_mu),
+  // no MaintenanceRunning() call (wake_mu)
   // and no maintenance step (maint_mu; none can run now, the worker is joined
   // and the writer is this thread) is inside a critical section: the child
   // would otherwise inherit a lock owned by a thread it does not have.
   r.maint_mu.lock();
+  r.publish_mu.lock();  // no removal publish or handle walk in flight
   r.mu.lock();
   // With mu held no engine reader call can start; wait for the ones already
   // past it, which still take the memtable's and the version's cache mutexes
@@ -345,6 +347,7 @@ void Engine::AfterForkParent() noexcept {
   // Reverse order of PrepareFork; nothing changed while they were held.
   r.wake_mu.unlock();
   r.mu.unlock();
+  r.publish_mu.unlock();
   r.maint_mu.unlock();
   ResumeAfterFork(this, r);
 }
@@ -371,6 +374,7 @@ void Engine::AfterForkChild() noexcept {
   new (&r.room_cv) std::condition_variable();
   r.wake_mu.unlock();
   r.mu.unlock();
+  r.publish_mu.unlock();
   r.maint_mu.unlock();
   ResumeAfterFork(this, r);
 }
@@ -512,6 +516,44 @@ void Engine::CollectHandles(std::vector<uint64_t>* out) {
   const Memtable& m = *v->mem;
   out->insert(out->end(), m.handles(), m.handles() + m.rows());
   out->insert(out->end(), m.ooo_handles(), m.ooo_handles() + m.ooo_rows());
+}
+
+int Engine::VisitHandles(HandleVisitFn visit, void* ctx,
+                         PausedFn then) const noexcept {
+  const Rep& r = *rep_;
+  // Pauses every removal publish (see engine_state.h): nothing can move from
+  // the version to the drop callback until the walk and `then` are done.
+  std::lock_guard<std::mutex> pause(r.publish_mu);
+  VersionPtr v;
+  size_t rows, ooo;
+  {
+    // The same consistent cut as a snapshot: the memtable counters are read
+    // with the version they belong to.
+    std::lock_guard<std::mutex> lock(r.mu);
+    v = r.current;
+    rows = v->mem->rows();
+    ooo = v->mem->ooo_rows();
+  }
+  auto run = [&](const SourceRef& sr) {
+    const size_t n = sr.run->size();
+    return n == 0 ? 0 : visit(ctx, sr.run->handles(), n);
+  };
+  int rc = 0;
+  for (const WindowPtr& w : *v->l1) {
+    for (const SourceRef& sr : w->runs) {
+      if ((rc = run(sr)) != 0) return rc;
+    }
+  }
+  for (const SourceRef& sr : v->l0) {
+    if ((rc = run(sr)) != 0) return rc;
+  }
+  for (const SourceRef& sr : v->sealed) {
+    if ((rc = run(sr)) != 0) return rc;
+  }
+  const Memtable& m = *v->mem;
+  if (rows != 0 && (rc = visit(ctx, m.handles(), rows)) != 0) return rc;
+  if (ooo != 0 && (rc = visit(ctx, m.ooo_handles(), ooo)) != 0) return rc;
+  return then != nullptr ? then(ctx) : 0;
 }
 
 }  // namespace timelog

@@ -16,16 +16,24 @@
 //   tombstones and memtables, which the step carries over.
 // * `wake_mu` guards running/stop/wake/worker and pairs with wake_cv (worker
 //   wakeups) and room_cv (writers waiting for backpressure relief).
-// * Lock order: maint_mu -> mu and maint_mu -> wake_mu (a flush notifies
-//   backpressure waiters); mu and wake_mu are never held together, except by
-//   Engine::PrepareFork, which takes all three as maint_mu -> mu -> wake_mu.
-//   That cannot deadlock: every other holder of mu or wake_mu holds at most
-//   maint_mu besides it (taken first) and releases it without waiting for
-//   the other one. The drop callback is invoked with no engine lock held,
-//   except maint_mu when the removal was done by maintenance.
+// * `publish_mu` makes "publish a removal + report its handles" one step:
+//   every Mutate that removes records runs with its Report inside
+//   PublishRemoval, and Engine::VisitHandles holds publish_mu for its whole
+//   walk, so it sees each handle either stored or already reported, never
+//   in between (and never both). Nobody waits for anything else while holding
+//   it (the drop callback only queues).
+// * Lock order: maint_mu -> publish_mu -> mu, and maint_mu -> wake_mu (a
+//   flush notifies backpressure waiters); mu and wake_mu are never held
+//   together, and wake_mu is never taken under publish_mu, except by
+//   Engine::PrepareFork, which takes all four as maint_mu -> publish_mu -> mu
+//   -> wake_mu. That cannot deadlock: every other holder of publish_mu, mu or
+//   wake_mu holds at most the locks before it in that order (taken first) and
+//   releases it without waiting for a later one. The drop callback is invoked
+//   with publish_mu held (and maint_mu when the removal was done by
+//   maintenance), never with mu or wake_mu.
 // * fork: between Engine::PrepareFork and Engine::AfterFork* the forking
-//   thread holds maint_mu, mu and wake_mu and the worker is joined;
-//   `fork_resume` (writer-only) remembers whether to restart it.
+//   thread holds maint_mu, publish_mu, mu and wake_mu and the worker is
+//   joined; `fork_resume` (writer-only) remembers whether to restart it.
 
 #ifndef TIMELOG_SRC_ENGINE_STATE_H_
 #define TIMELOG_SRC_ENGINE_STATE_H_
@@ -34,6 +42,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "read_state.h"
@@ -59,6 +68,8 @@ class EngineState {
 
   // Published state.
   mutable std::mutex mu;
+  // Removal publish + report (see the header comment); VisitHandles pauses it.
+  mutable std::mutex publish_mu;
   VersionPtr current;
   // Mirror of current->sealed.size() for the lock-free pressure check.
   std::atomic<size_t> sealed_count{0};
@@ -120,6 +131,16 @@ class EngineState {
     current = std::move(nv);
   }
 
+  // Publishes a change that physically removes `dropped` and reports them
+  // through the drop callback as one step under publish_mu.
+  // REQUIRES: mu, wake_mu and publish_mu not held.
+  template <class F>
+  void PublishRemoval(F&& f, const std::vector<uint64_t>& dropped) {
+    std::lock_guard<std::mutex> lock(publish_mu);
+    Mutate(std::forward<F>(f));
+    Report(dropped);
+  }
+
   // Reader entry: a read state of the current version. Enters the reader
   // count (`readers_inside`); the caller must call LeaveRead() once it no
   // longer reads through *st or anything built from it (not needed if this
@@ -140,7 +161,8 @@ class EngineState {
   bool Step();
   void WorkerLoop();
   void Wake();
-  // Invokes the drop callback. REQUIRES: mu and wake_mu not held.
+  // Invokes the drop callback. REQUIRES: mu and wake_mu not held; called
+  // through PublishRemoval (publish_mu held).
   void Report(const std::vector<uint64_t>& dropped);
   void NotifyRoom();
 

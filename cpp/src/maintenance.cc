@@ -123,18 +123,19 @@ void EngineState::Seal() {
     if (b.size() > 0) run = Run::FromBuilder(std::move(b), page_rows);
   }
   auto fresh = std::make_shared<Memtable>(mem_cap, ooo_cap);
-  Mutate([&](Version& nv) {
-    if (run) nv.sealed.push_back({run, nv.last_seq});
-    nv.mem = fresh;
-    nv.marks = std::make_shared<const std::vector<MemMark>>();
-  });
+  PublishRemoval(
+      [&](Version& nv) {
+        if (run) nv.sealed.push_back({run, nv.last_seq});
+        nv.mem = fresh;
+        nv.marks = std::make_shared<const std::vector<MemMark>>();
+      },
+      dropped);
   mem = std::move(fresh);
   n = on = 0;
   last_ts = kMinTs;
   ooo_min = kMaxTs;
   seals_total.fetch_add(1, std::memory_order_relaxed);
   Wake();
-  Report(dropped);
 }
 
 void EngineState::AddBatchRun(const int64_t* ts, const uint64_t* h,
@@ -207,14 +208,15 @@ void EngineState::FlushOne() {
     }
   }
   ObserveDensity(*s.run);
-  Mutate([&](Version& nv) {
-    nv.sealed.erase(nv.sealed.begin());
-    if (out.run) nv.l0.push_back(out);
-    GcTombstones(nv);
-  });
+  PublishRemoval(
+      [&](Version& nv) {
+        nv.sealed.erase(nv.sealed.begin());
+        if (out.run) nv.l0.push_back(out);
+        GcTombstones(nv);
+      },
+      dropped);
   flushes_total.fetch_add(1, std::memory_order_relaxed);
   NotifyRoom();
-  Report(dropped);
 }
 
 // ------------------------------------------------------------ compaction
@@ -346,13 +348,14 @@ void EngineState::CompactL0(const VersionPtr& v) {
     (*wl)[idx] = std::move(w);
     pos = end;
   }
-  Mutate([&](Version& nv) {
-    nv.l0.erase(nv.l0.begin(), nv.l0.begin() + m);
-    nv.l1 = wl;
-    GcTombstones(nv);
-  });
+  PublishRemoval(
+      [&](Version& nv) {
+        nv.l0.erase(nv.l0.begin(), nv.l0.begin() + m);
+        nv.l1 = wl;
+        GcTombstones(nv);
+      },
+      dropped);
   compactions_total.fetch_add(1, std::memory_order_relaxed);
-  Report(dropped);
 }
 
 bool EngineState::DropCovered(const VersionPtr& v) {
@@ -395,13 +398,14 @@ bool EngineState::DropCovered(const VersionPtr& v) {
     }
   }
   if (dropped.empty() && l0.size() == v->l0.size()) return false;
-  Mutate([&](Version& nv) {
-    nv.l0 = l0;
-    if (wl) nv.l1 = wl;
-    GcTombstones(nv);
-  });
+  PublishRemoval(
+      [&](Version& nv) {
+        nv.l0 = l0;
+        if (wl) nv.l1 = wl;
+        GcTombstones(nv);
+      },
+      dropped);
   windows_dropped.fetch_add(windows_gone, std::memory_order_relaxed);
-  Report(dropped);
   return true;
 }
 
@@ -449,12 +453,13 @@ bool EngineState::RewriteWindows(const VersionPtr& v, bool force) {
     }
   }
   if (!wl) return false;
-  Mutate([&](Version& nv) {
-    nv.l1 = wl;
-    GcTombstones(nv);
-  });
+  PublishRemoval(
+      [&](Version& nv) {
+        nv.l1 = wl;
+        GcTombstones(nv);
+      },
+      dropped);
   compactions_total.fetch_add(1, std::memory_order_relaxed);
-  Report(dropped);
   return true;
 }
 

@@ -175,6 +175,30 @@ size_t RetireStack::PopBatch(std::vector<uint64_t>* out, size_t limit) {
   return want;
 }
 
+int RetireStack::Visit(int (*visit)(void* ctx, const uint64_t* handles,
+                                    size_t n),
+                       void* ctx) const noexcept {
+  // Consumer-private part: stable, the caller excludes PopBatch().
+  for (Node* node = front_; node != nullptr; node = node->next) {
+    // offset < count by invariant (2).
+    const int rc = visit(ctx, node->handles() + node->offset,
+                         node->count - node->offset);
+    if (rc != 0) return rc;
+  }
+  // acquire: pairs with the producers' release CAS (and its release
+  // sequence) exactly as TakeShared() does, so every node reachable from the
+  // loaded head is fully visible. The nodes cannot change or go away under
+  // the walk: producers never touch a published node again, and only the
+  // consumer (excluded by the caller) unlinks or frees them. Pushes landing
+  // after this load are simply not part of this walk.
+  for (Node* node = head_.load(std::memory_order_acquire); node != nullptr;
+       node = node->next) {
+    const int rc = visit(ctx, node->handles(), node->count);  // offset == 0
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
 size_t RetireStack::queued() const noexcept {
   // relaxed (both): statistics that guard no memory. popped is read first:
   // for the consumer thread every counted pop happens-after the matching

@@ -31,8 +31,11 @@
 // * The maintenance worker (background mode) runs flush/compaction on its own
 //   thread; it never touches the active memtable.
 // * The drop callback runs on whichever thread published the removal (writer
-//   or worker), with no engine lock held. It must not call back into the
-//   engine's writer methods.
+//   or worker), holding only the engine's publish lock (see VisitHandles). It
+//   must not call back into the engine's writer methods nor VisitHandles.
+// * VisitHandles may run on any thread concurrently with the worker and with
+//   readers; it needs the caller to be serialised with the writer (the Python
+//   binding: the GIL). See its comment for the exactly-once guarantee.
 // * Snapshots, cursors and page spans hold shared ownership of everything they
 //   read, so they remain valid after the Engine is destroyed.
 // * fork(): PrepareFork, AfterForkParent and AfterForkChild are writer
@@ -100,8 +103,19 @@ struct Record {
 // Called after a successful publish with handles of records that were
 // physically removed. Each stored handle is reported at most once; handles
 // still stored when the engine is destroyed are NOT reported (use
-// Engine::CollectHandles before destruction).
+// Engine::CollectHandles before destruction). Runs with the publish lock
+// held: the removal and its report are one step for Engine::VisitHandles.
 using DropFn = void (*)(void* ctx, const uint64_t* handles, size_t n);
+
+// Visitor of Engine::VisitHandles (and RetireStack::Visit): called with
+// handles[0..n), n > 0. Returns 0 to go on; any other value stops the walk
+// and is returned by the walk (the tp_traverse / Py_VISIT convention).
+// Must not allocate from the engine, block on the engine's locks, or call
+// into the engine.
+using HandleVisitFn = int (*)(void* ctx, const uint64_t* handles, size_t n);
+// Called once by Engine::VisitHandles while the publish lock is still held,
+// after every stored handle was visited; returns like HandleVisitFn.
+using PausedFn = int (*)(void* ctx);
 
 enum class MaintenanceMode { kBackground = 0, kDisabled = 1 };
 
@@ -342,6 +356,34 @@ class Engine {
   // changes anything: on std::bad_alloc the engine (and its worker) is as it
   // was and *out is unchanged.
   void CollectHandles(std::vector<uint64_t>* out);
+
+  // ---- garbage-collector support
+  // Calls visit(ctx, ...) on every handle the engine physically stores
+  // (visible or tombstoned, not yet reported through the drop callback):
+  // active memtable (in-order and out-of-order rows), sealed runs, L0
+  // segments and L1 window runs, each stored handle exactly once (a handle
+  // stored k times is visited k times). Then, if `then` is not null, calls
+  // then(ctx) once, still under the same pause, so that the caller can visit
+  // where the drop callback put earlier removals (e.g. a RetireStack).
+  // Returns the first non-zero value of visit/then (the rest is skipped), else 0.
+  //
+  // Exactly once, also against a running worker: the call holds the publish
+  // lock. Every removal is published and reported through the drop callback
+  // inside that lock, so while VisitHandles runs no handle is between "gone
+  // from the version" and "handed to the drop callback": each is either
+  // visited here or was reported before the call (and so is where `then`
+  // looks). The worker keeps computing while paused; its next publish waits
+  // until the walk ends. The lock is never held while waiting for anything
+  // else, so this cannot deadlock with a worker or with a writer running on
+  // another thread without the caller's lock (the Python binding calls this
+  // with the GIL held; no engine thread ever waits for the GIL).
+  // Does not allocate and does not throw. Records appended concurrently by a
+  // writer on another thread are visited iff their commit was published before
+  // the walk read the memtable counters.
+  // REQUIRES: the engine's writer is not inside a writer method on the
+  // calling thread; the callbacks do not call into the engine.
+  int VisitHandles(HandleVisitFn visit, void* ctx,
+                   PausedFn then = nullptr) const noexcept;
 
   const Config& config() const { return config_; }
 

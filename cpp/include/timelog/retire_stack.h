@@ -18,6 +18,10 @@
 //   of its bookkeeping before it returns, so whatever the caller does with the
 //   handles afterwards (e.g. Py_DECREF running a __del__) may re-enter
 //   Push() or PopBatch().
+// * Visit() is a consumer-side call: the caller serialises it with
+//   PopBatch() (the binding: the GIL). It may run concurrently with any
+//   number of Push() calls; a push that lands during the walk may or may not
+//   be visited, a push that completed before the call is visited.
 // * queued(), pushed_total(), popped_total() and alloc_failures() may be
 //   called from any thread at any time. They are statistics: exact when no
 //   Push()/PopBatch() is in flight and the reader has synchronised with the
@@ -102,6 +106,16 @@ class RetireStack {
   // propagates and every handle stays queued, in order.
   // REQUIRES: out != nullptr; no other PopBatch() in flight on this object.
   size_t PopBatch(std::vector<uint64_t>* out, size_t limit);
+
+  // Calls visit(ctx, handles, n) on every handle still queued, each exactly
+  // once: the private FIFO (from each node's consumption offset) and the
+  // nodes on the shared head. Leaves everything queued and in order; does not
+  // allocate and does not throw. Returns the first non-zero value returned by
+  // `visit` (and stops there), else 0.
+  // REQUIRES: no PopBatch() in flight on this object (same serialisation as
+  // PopBatch()); `visit` does not call PopBatch().
+  int Visit(int (*visit)(void* ctx, const uint64_t* handles, size_t n),
+            void* ctx) const noexcept;
 
   // Handles currently waiting: pushed_total() - popped_total().
   size_t queued() const noexcept;
