@@ -25,7 +25,6 @@ Config TinyQueue(MaintenanceMode mode) {
   c.memtable_max_bytes = 1024;  // smallest accepted: seals every few dozen rows
   c.target_page_bytes = kMinPageBytes;
   c.sealed_max_runs = 1;
-  c.sealed_wait_ms = 0;
   c.maintenance_wakeup_ms = 5;
   c.window_size = 1000;
   return c;
@@ -143,7 +142,7 @@ TEST(EngineBackpressure, WaitForRoomWithoutPressureIsImmediate) {
 }
 
 TEST(EngineBackpressure, BackgroundWaitTimesOutWhenWorkerStopped) {
-  // sealed_wait_ms semantics: the wait is bounded by the timeout when no one
+  // The wait is bounded by the timeout when no one
   // can make room.
   auto e = Engine::Create(TinyQueue(MaintenanceMode::kBackground));
   e->StopMaintenance();
@@ -158,7 +157,6 @@ TEST(EngineBackpressure, BackgroundWaitTimesOutWhenWorkerStopped) {
 
 TEST(EngineBackpressure, StopMaintenanceThenWritesReportBusyImmediately) {
   Config c = TinyQueue(MaintenanceMode::kBackground);
-  c.sealed_wait_ms = 1000;  // irrelevant: writes never wait
   auto e = Engine::Create(c);
   e->StopMaintenance();
   EXPECT_FALSE(e->MaintenanceRunning());

@@ -210,7 +210,6 @@ Config ConcurrencyConfig() {
   c.memtable_max_bytes = 16 << 10;
   c.target_page_bytes = 1024;
   c.sealed_max_runs = 4;
-  c.sealed_wait_ms = 0;
   c.maintenance_wakeup_ms = 1;
   c.max_delta_segments = 2;
   c.window_size = 5000;

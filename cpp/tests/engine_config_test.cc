@@ -50,7 +50,6 @@ TEST(EngineConfig, DefaultConfigIsValidAndUnchanged) {
   EXPECT_EQ(v.maintenance, MaintenanceMode::kBackground);
   EXPECT_EQ(v.memtable_max_bytes, 1u << 20);
   EXPECT_EQ(v.sealed_max_runs, 4u);
-  EXPECT_EQ(v.sealed_wait_ms, 100u);
   EXPECT_EQ(v.maintenance_wakeup_ms, 100u);
   EXPECT_EQ(v.target_page_bytes, 64u << 10);
   EXPECT_EQ(v.max_delta_segments, 8u);
@@ -83,14 +82,6 @@ TEST(EngineConfig, OooBudgetDefaultFollowsMemtable) {
   EXPECT_EQ(ValidateConfig(c).ooo_budget_bytes, (4u << 20) / 10);
   c.ooo_budget_bytes = 12345;
   EXPECT_EQ(ValidateConfig(c).ooo_budget_bytes, 12345u);
-}
-
-TEST(EngineConfig, SealedWaitZeroMeansNoWaitNotDefault) {
-  Config c = Base();
-  c.sealed_wait_ms = 0;
-  EXPECT_EQ(ValidateConfig(c).sealed_wait_ms, 0u);
-  auto e = Engine::Create(c);
-  EXPECT_EQ(e->config().sealed_wait_ms, 0u);
 }
 
 TEST(EngineConfig, EngineConfigIsNormalised) {
@@ -377,6 +368,96 @@ TEST(EngineConfig, FirstInvalidFieldIsNamedEvenWithOthersValid) {
   c.delete_debt_threshold = 3.0;
   c.target_page_bytes = 4096;
   ExpectInvalid(c, "delete_debt_threshold");
+}
+
+}  // namespace
+}  // namespace timelog
+
+namespace timelog {
+namespace {
+
+TEST(EngineConfig, MessagesNameThePythonOptionAndTheValue) {
+  struct Case {
+    void (*set)(Config*);
+    const char* expect;
+  } cases[] = {
+      {[](Config* c) { c->memtable_max_bytes = 100; }, "memtable_max_bytes must be "},
+      {[](Config* c) { c->target_page_bytes = 1; }, "target_page_bytes must be "},
+      {[](Config* c) { c->window_size = -5; }, "window_size must be a positive int"},
+      {[](Config* c) { c->delete_debt_threshold = 1.5; }, "delete_debt_threshold must be "},
+      {[](Config* c) {
+         c->adaptive.enabled = true;
+         c->adaptive.alpha = 0.0;
+       },
+       "adaptive['alpha'] must be "},
+      {[](Config* c) {
+         c->adaptive.enabled = true;
+         c->adaptive.hysteresis_pct = 101;
+       },
+       "adaptive['hysteresis_pct'] must be an int in [0, 100]; got 101"},
+  };
+  for (const Case& k : cases) {
+    Config c;
+    c.maintenance = MaintenanceMode::kDisabled;
+    k.set(&c);
+    try {
+      ValidateConfig(c);
+      ADD_FAILURE() << "accepted: " << k.expect;
+    } catch (const std::invalid_argument& e) {
+      const std::string w = e.what();
+      EXPECT_EQ(w.rfind(k.expect, 0), 0u) << w;
+      EXPECT_NE(w.find("; got "), std::string::npos) << w;
+    }
+  }
+}
+
+TEST(EngineConfig, DefaultsAreTheNamedConstants) {
+  Config c;
+  EXPECT_EQ(c.memtable_max_bytes, kDefaultMemtableMaxBytes);
+  EXPECT_EQ(c.sealed_max_runs, kDefaultSealedMaxRuns);
+  EXPECT_EQ(c.maintenance_wakeup_ms, kDefaultMaintenanceWakeupMs);
+  EXPECT_EQ(c.target_page_bytes, kDefaultTargetPageBytes);
+  EXPECT_EQ(c.max_delta_segments, kDefaultMaxDeltaSegments);
+  EXPECT_EQ(c.window_size, kDefaultWindowSize);
+  EXPECT_EQ(c.adaptive.target_records, kDefaultTargetRecords);
+  EXPECT_EQ(c.adaptive.hysteresis_pct, kDefaultHysteresisPct);
+  EXPECT_EQ(c.adaptive.alpha, kDefaultAlpha);
+  EXPECT_EQ(c.adaptive.warmup_flushes, kDefaultWarmupFlushes);
+}
+
+TEST(EngineStats, EntriesListEveryFieldOnceInSectionOrder) {
+  Stats s;
+  s.segments_l0 = 3;
+  s.window_size = -7;
+  s.records_dropped = 11;
+  s.max_ts = -42;
+  std::vector<StatsEntry> e = StatsEntries(s);
+  ASSERT_EQ(e.size(), 22u);
+  EXPECT_STREQ(e.front().section, "storage");
+  EXPECT_STREQ(e.front().name, "segments_l0");
+  EXPECT_EQ(e.front().u, 3u);
+  EXPECT_STREQ(e.back().section, "operational");
+  EXPECT_STREQ(e.back().name, "records_dropped");
+  EXPECT_EQ(e.back().u, 11u);
+  std::vector<std::string> sections;
+  for (const StatsEntry& x : e) {
+    if (sections.empty() || sections.back() != x.section) sections.push_back(x.section);
+    const std::string name = x.name;
+    if (name == "min_ts") {
+      EXPECT_FALSE(x.present);
+      EXPECT_TRUE(x.is_signed);
+    } else if (name == "max_ts") {
+      EXPECT_TRUE(x.present);
+      EXPECT_EQ(x.i, -42);
+    } else if (name == "window_size") {
+      EXPECT_TRUE(x.is_signed);
+      EXPECT_EQ(x.i, -7);
+    } else {
+      EXPECT_TRUE(x.present);
+      EXPECT_FALSE(x.is_signed) << name;
+    }
+  }
+  EXPECT_EQ(sections, (std::vector<std::string>{"storage", "memtable", "operational"}));
 }
 
 }  // namespace

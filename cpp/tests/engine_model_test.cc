@@ -53,7 +53,6 @@ class ModelRunner {
     c.window_origin = p.window_origin;
     c.max_delta_segments = p.max_delta;
     c.sealed_max_runs = p.sealed_max_runs;
-    c.sealed_wait_ms = 0;
     c.delete_debt_threshold = p.debt;
     c.compaction = p.compaction;
     drops_.Attach(&c);

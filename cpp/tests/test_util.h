@@ -49,7 +49,6 @@ inline Config SmallConfig() {
   c.memtable_max_bytes = kSmallMem;
   c.target_page_bytes = kSmallPage;
   c.sealed_max_runs = 64;
-  c.sealed_wait_ms = 0;
   c.max_delta_segments = 2;
   c.window_size = 100;
   c.window_origin = 0;

@@ -70,6 +70,16 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
     const int64_t kMinTs
     const int64_t kMaxTs
     const uint64_t kMinPageBytes
+    # Engine defaults (options.h); the option table in _options.py must agree.
+    const uint64_t kDefaultMemtableMaxBytes
+    const uint32_t kDefaultSealedMaxRuns
+    const uint32_t kDefaultMaintenanceWakeupMs
+    const uint64_t kDefaultTargetPageBytes
+    const uint32_t kDefaultMaxDeltaSegments
+    const uint64_t kDefaultTargetRecords
+    const uint32_t kDefaultHysteresisPct
+    const double kDefaultAlpha
+    const uint32_t kDefaultWarmupFlushes
 
     cdef struct CRecord "timelog::Record":
         int64_t ts
@@ -104,15 +114,12 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         double alpha
         uint32_t warmup_flushes
         uint32_t stale_flushes
-        uint32_t failure_backoff_threshold
-        uint32_t failure_backoff_pct
 
     cdef cppclass CConfig "timelog::Config":
         CMaintenanceMode maintenance
         uint64_t memtable_max_bytes
         uint64_t ooo_budget_bytes
         uint32_t sealed_max_runs
-        uint32_t sealed_wait_ms
         uint32_t maintenance_wakeup_ms
         uint64_t target_page_bytes
         uint32_t max_delta_segments
@@ -128,28 +135,17 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         CDropCancelFn drop_cancel
 
     cdef cppclass CStats "timelog::Stats":
-        uint64_t segments_l0
-        uint64_t segments_l1
-        uint64_t windows_l1
-        uint64_t pages_total
-        uint64_t records_estimate
-        uint64_t records_physical
-        optional[int64_t] min_ts
-        optional[int64_t] max_ts
-        uint64_t tombstone_count
-        uint64_t engine_bytes
-        int64_t window_size
-        uint64_t active_records
-        uint64_t ooo_records
-        uint64_t sealed_runs
-        uint64_t seals_total
-        uint64_t ooo_budget_hits
-        uint64_t backpressure_waits
-        uint64_t flushes_total
-        uint64_t compactions_total
-        uint64_t compaction_retries
-        uint64_t windows_dropped
-        uint64_t records_dropped
+        pass   # read through StatsEntries
+
+    cdef struct CStatsEntry "timelog::StatsEntry":
+        const char* section
+        const char* name
+        cbool present
+        cbool is_signed
+        uint64_t u
+        int64_t i
+
+    vector[CStatsEntry] StatsEntries(const CStats& s) except +_translate_cpp_exception
 
     cdef cppclass CPageSpan "timelog::PageSpan":
         const int64_t* ts

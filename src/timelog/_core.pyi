@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, SupportsIndex, TypedDict, overload
 
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
 TimeUnit = Literal["s", "ms", "us", "ns"]
 MaintenanceMode = Literal["background", "disabled"]
@@ -35,6 +35,27 @@ class AdaptiveOptions(TypedDict, total=False):
     stale_flushes: int
     failure_backoff_threshold: int
     failure_backoff_pct: int
+
+class TimelogOptions(TypedDict, total=False):
+    """The keyword options of Timelog(), its presets, reopen() and load()."""
+    time_unit: TimeUnit
+    maintenance: MaintenanceMode
+    busy_policy: BusyPolicy
+    memtable_max_bytes: int
+    ooo_budget_bytes: int
+    sealed_max_runs: int
+    sealed_wait_ms: int
+    maintenance_wakeup_ms: int
+    target_page_bytes: int
+    max_delta_segments: int
+    window_size: int | None
+    window_origin: int
+    delete_debt_threshold: float
+    drain_batch_limit: int
+    compaction: CompactionOptions | Mapping[str, int] | None
+    adaptive: AdaptiveOptions | Mapping[str, float] | None
+    min_ts: int | None
+    mostly_ordered_default: bool
 
 class StorageStats(TypedDict):
     segments_l0: int
@@ -84,13 +105,13 @@ class Timelog:
         time_unit: TimeUnit = "ms",
         maintenance: MaintenanceMode = "background",
         busy_policy: BusyPolicy = "raise",
-        memtable_max_bytes: int = 0,
+        memtable_max_bytes: int = 1048576,
         ooo_budget_bytes: int = 0,
-        sealed_max_runs: int = 0,
+        sealed_max_runs: int = 4,
         sealed_wait_ms: int = 100,
-        maintenance_wakeup_ms: int = 0,
-        target_page_bytes: int = 0,
-        max_delta_segments: int = 0,
+        maintenance_wakeup_ms: int = 100,
+        target_page_bytes: int = 65536,
+        max_delta_segments: int = 8,
         window_size: int | None = None,
         window_origin: int = 0,
         delete_debt_threshold: float = 0.0,
@@ -101,11 +122,11 @@ class Timelog:
         mostly_ordered_default: bool = True,
     ) -> None: ...
     @classmethod
-    def for_streaming(cls, **overrides: Any) -> Self: ...
+    def for_streaming(cls, **overrides: Unpack[TimelogOptions]) -> Self: ...
     @classmethod
-    def for_bulk_ingest(cls, **overrides: Any) -> Self: ...
+    def for_bulk_ingest(cls, **overrides: Unpack[TimelogOptions]) -> Self: ...
     @classmethod
-    def for_low_latency(cls, **overrides: Any) -> Self: ...
+    def for_low_latency(cls, **overrides: Unpack[TimelogOptions]) -> Self: ...
     @property
     def closed(self) -> bool: ...
     @property
@@ -179,14 +200,14 @@ class Timelog:
     def stats(self) -> Stats: ...
     # lifecycle
     def close(self) -> None: ...
-    def reopen(self, **overrides: Any) -> None: ...
+    def reopen(self, **overrides: Unpack[TimelogOptions]) -> None: ...
     # copies, pickling, files
     def __reduce_ex__(self, protocol: SupportsIndex, /) -> tuple[Any, ...]: ...
     def __copy__(self) -> Self: ...
     def __deepcopy__(self, memo: dict[int, Any] | None, /) -> Self: ...
     def save(self, path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> None: ...
     @classmethod
-    def load(cls, path: str | bytes | os.PathLike[str] | os.PathLike[bytes], **overrides: Any) -> Self: ...
+    def load(cls, path: str | bytes | os.PathLike[str] | os.PathLike[bytes], **overrides: Unpack[TimelogOptions]) -> Self: ...
     def __enter__(self) -> Self: ...
     def __exit__(
         self,

@@ -1,5 +1,5 @@
 # cython: language_level=3, binding=False, boundscheck=False, wraparound=False
-# cython: initializedcheck=False, cdivision=True, embedsignature=True
+# cython: initializedcheck=False, cdivision=True, embedsignature=True, embedsignature.format=clinic
 # distutils: language = c++
 """timelog._core: the Cython binding of the C++ timelog engine.
 
@@ -75,6 +75,8 @@ from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 
 import operator as _operator
 import sys as _sys
+
+from timelog import _options as _optab
 import warnings as _warnings
 from collections.abc import Mapping as _Mapping, Sequence as _Sequence
 
@@ -157,7 +159,15 @@ _set_error_class(TimelogError)
 
 _REOPEN_OPEN = "reopen() needs a closed Timelog; call close() first"
 _INIT_TWICE = "Timelog is already initialised"
-cdef object _MISSING = object()     # "argument not given" (None is a real value)
+class _NotGiven:
+    """The default of arguments whose absence differs from None (None is a value)."""
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<not given>"
+
+
+cdef object _MISSING = _NotGiven()
 cdef object _TOKEN = object()       # lets the module create iterators and spans
 
 cdef enum:
@@ -192,28 +202,8 @@ cdef int _relieve(CEngine* eng, bint wait, bint flush, uint32_t ms) except -1 no
         eng.Flush()
         return 0
     return 1
-_UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
-_WINDOW_DEFAULT = {"s": 3600, "ms": 3_600_000, "us": 3_600_000_000, "ns": 3_600_000_000_000}
-_MAINTENANCE = ("background", "disabled")
-
-_OPTION_NAMES = (
-    "time_unit", "maintenance", "busy_policy", "memtable_max_bytes", "ooo_budget_bytes",
-    "sealed_max_runs", "sealed_wait_ms", "maintenance_wakeup_ms", "target_page_bytes",
-    "max_delta_segments", "window_size", "window_origin", "delete_debt_threshold",
-    "drain_batch_limit", "compaction", "adaptive", "min_ts", "mostly_ordered_default",
-)
-_COMPACTION_KEYS = ("target_bytes", "max_inputs", "max_windows")
-_ADAPTIVE_KEYS = (
-    "target_records", "min_window", "max_window", "hysteresis_pct", "window_quantum",
-    "alpha", "warmup_flushes", "stale_flushes", "failure_backoff_threshold",
-    "failure_backoff_pct",
-)
-_ADAPTIVE_DEFAULT_TARGET = 100_000
-
-_U32 = 2**32 - 1
-_U64 = 2**64 - 1
-_I64_MIN = -(2**63)
-_I64_MAX = 2**63 - 1
+_UNIT_NS = _optab.UNIT_NS
+_OPTION_NAMES = _optab.NAMES
 
 
 # The engine reports each physical removal in two phases (any thread, no GIL,
@@ -346,136 +336,54 @@ cdef object _opt(optional[int64_t] v):
 
 # --- options ----------------------------------------------------------------
 
-def _opt_int(name, value, lo, hi, accepted):
-    """Validate an integer option: bool and float are not ints."""
-    if isinstance(value, (bool, float)) or not hasattr(type(value), "__index__"):
-        raise TypeError(f"{name} must be an int ({accepted}), not {type(value).__name__}")
-    value = _operator.index(value)
-    if value < lo or value > hi:
-        raise ValueError(f"{name} must be {accepted}; got {value}")
-    return value
+def _engine_defaults():
+    """The engine's own defaults, by option name (for the tests that keep the option
+    table in _options.py equal to them)."""
+    return {
+        "memtable_max_bytes": kDefaultMemtableMaxBytes,
+        "sealed_max_runs": kDefaultSealedMaxRuns,
+        "maintenance_wakeup_ms": kDefaultMaintenanceWakeupMs,
+        "target_page_bytes": kDefaultTargetPageBytes,
+        "max_delta_segments": kDefaultMaxDeltaSegments,
+        "adaptive['target_records']": kDefaultTargetRecords,
+        "adaptive['hysteresis_pct']": kDefaultHysteresisPct,
+        "adaptive['alpha']": kDefaultAlpha,
+        "adaptive['warmup_flushes']": kDefaultWarmupFlushes,
+    }
 
-
-def _opt_float(name, value, accepted, lo_open=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a float ({accepted}), not {type(value).__name__}")
-    value = float(value)
-    lo_ok = value > 0.0 if lo_open else value >= 0.0
-    if not (isfinite(value) and lo_ok and value <= 1.0):
-        raise ValueError(f"{name} must be {accepted}; got {value!r}")
-    return value
-
-
-def _opt_choice(name, value, choices):
-    accepted = ", ".join(repr(c) for c in choices)
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, one of {accepted}; not {type(value).__name__}")
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {accepted}; got {value!r}")
-    return value
-
-
-def _opt_dict(name, value, keys):
-    if value is None:
-        return None
-    if not isinstance(value, _Mapping):
-        raise TypeError(f"{name} must be a dict or None, not {type(value).__name__}")
-    out = {}
-    for k, v in value.items():
-        if k not in keys:
-            raise ValueError(f"{name}: unknown key {k!r}; accepted keys: {', '.join(keys)}")
-        out[k] = v
-    return out
-
+#
+# Names, types and defaults come from the table in timelog/_options.py
+# (normalise); the engine's ValidateConfig checks the ranges, with messages that
+# name the option. Here only the C fields are filled.
 
 cdef int _fill_config(dict o, CConfig* c) except -1:
-    """Validate normalised options `o` (a copy) and fill `c`. Rewrites `o` in place."""
-    unit = _opt_choice("time_unit", o.get("time_unit", "ms"), tuple(_UNIT_NS))
-    o["time_unit"] = unit
-    mode = _opt_choice("maintenance", o.get("maintenance", "background"), _MAINTENANCE)
-    o["maintenance"] = mode
-    o["busy_policy"] = _opt_choice("busy_policy", o.get("busy_policy", "raise"), tuple(_POLICIES))
-    c.maintenance = CMaintenanceMode.kBackground if mode == "background" else CMaintenanceMode.kDisabled
-
-    nonneg64 = "a non-negative int in bytes, 0 = default"
-    c.memtable_max_bytes = _opt_int("memtable_max_bytes", o.get("memtable_max_bytes", 0), 0, _U64, nonneg64)
-    c.ooo_budget_bytes = _opt_int("ooo_budget_bytes", o.get("ooo_budget_bytes", 0), 0, _U64, nonneg64)
-    c.sealed_max_runs = _opt_int("sealed_max_runs", o.get("sealed_max_runs", 0), 0, _U32,
-                                 "an int in [0, 2**32-1], 0 = default (4)")
-    c.sealed_wait_ms = _opt_int("sealed_wait_ms", o.get("sealed_wait_ms", 100), 0, _U32,
-                                "an int in [0, 2**32-1] milliseconds, 0 = no wait")
-    c.maintenance_wakeup_ms = _opt_int("maintenance_wakeup_ms", o.get("maintenance_wakeup_ms", 0),
-                                       0, _U32, "an int in [0, 2**32-1] milliseconds, 0 = default (100)")
-    tpb = _opt_int("target_page_bytes", o.get("target_page_bytes", 0), 0, _U64,
-                   f"0 (default) or an int >= {kMinPageBytes} bytes")
-    if tpb != 0 and tpb < kMinPageBytes:
-        raise ValueError(f"target_page_bytes must be 0 (default) or an int >= {kMinPageBytes} bytes; got {tpb}")
-    c.target_page_bytes = tpb
-    c.max_delta_segments = _opt_int("max_delta_segments", o.get("max_delta_segments", 0), 0, _U32,
-                                    "an int in [0, 2**32-1], 0 = default (8)")
-    ws = o.get("window_size")
-    if ws is None:
-        c.window_size = _WINDOW_DEFAULT[unit]
-    else:
-        c.window_size = _opt_int("window_size", ws, 1, _I64_MAX,
-                                 f"a positive int in time_unit ({unit}), or None for 1 hour")
-    c.window_origin = _opt_int("window_origin", o.get("window_origin", 0), _I64_MIN, _I64_MAX,
-                               "an int64 timestamp")
-    c.delete_debt_threshold = _opt_float("delete_debt_threshold", o.get("delete_debt_threshold", 0.0),
-                                         "a number in [0.0, 1.0], 0.0 = off")
-
-    comp = _opt_dict("compaction", o.get("compaction"), _COMPACTION_KEYS)
-    o["compaction"] = comp
-    if comp is not None:
-        c.compaction.target_bytes = _opt_int("compaction['target_bytes']", comp.get("target_bytes", 0),
-                                             0, _U64, "a non-negative int, 0 = unlimited")
-        c.compaction.max_inputs = _opt_int("compaction['max_inputs']", comp.get("max_inputs", 0),
-                                           0, _U32, "an int in [0, 2**32-1], 0 = unlimited")
-        c.compaction.max_windows = _opt_int("compaction['max_windows']", comp.get("max_windows", 0),
-                                            0, _U32, "an int in [0, 2**32-1], 0 = unlimited")
-
-    ad = _opt_dict("adaptive", o.get("adaptive"), _ADAPTIVE_KEYS)
-    o["adaptive"] = ad
-    if ad is not None:
+    """Fill `c` from normalised options `o` (every option present)."""
+    c.maintenance = (CMaintenanceMode.kBackground if o["maintenance"] == "background"
+                     else CMaintenanceMode.kDisabled)
+    c.memtable_max_bytes = o["memtable_max_bytes"]
+    c.ooo_budget_bytes = o["ooo_budget_bytes"]
+    c.sealed_max_runs = o["sealed_max_runs"]
+    c.maintenance_wakeup_ms = o["maintenance_wakeup_ms"]
+    c.target_page_bytes = o["target_page_bytes"]
+    c.max_delta_segments = o["max_delta_segments"]
+    ws = o["window_size"]
+    c.window_size = _optab.WINDOW_DEFAULT[o["time_unit"]] if ws is None else ws
+    c.window_origin = o["window_origin"]
+    c.delete_debt_threshold = o["delete_debt_threshold"]
+    if o["compaction"] is not None:
+        c.compaction.target_bytes = _optab.table_value(o, "compaction", "target_bytes")
+        c.compaction.max_inputs = _optab.table_value(o, "compaction", "max_inputs")
+        c.compaction.max_windows = _optab.table_value(o, "compaction", "max_windows")
+    if o["adaptive"] is not None:
         c.adaptive.enabled = True
-        c.adaptive.target_records = _opt_int(
-            "adaptive['target_records']", ad.get("target_records", _ADAPTIVE_DEFAULT_TARGET),
-            1, _U64, "a positive int")
-        c.adaptive.min_window = _opt_int("adaptive['min_window']", ad.get("min_window", 0),
-                                         0, _I64_MAX, "a non-negative int, 0 = no clamp")
-        c.adaptive.max_window = _opt_int("adaptive['max_window']", ad.get("max_window", 0),
-                                         0, _I64_MAX, "a non-negative int, 0 = no clamp")
-        c.adaptive.hysteresis_pct = _opt_int("adaptive['hysteresis_pct']", ad.get("hysteresis_pct", 10),
-                                             0, 100, "an int in [0, 100]")
-        c.adaptive.window_quantum = _opt_int("adaptive['window_quantum']", ad.get("window_quantum", 0),
-                                             0, _I64_MAX, "a non-negative int, 0 = none")
-        c.adaptive.alpha = _opt_float("adaptive['alpha']", ad.get("alpha", 0.2),
-                                      "a number in (0.0, 1.0]", lo_open=True)
-        c.adaptive.warmup_flushes = _opt_int("adaptive['warmup_flushes']", ad.get("warmup_flushes", 2),
-                                             0, _U32, "an int in [0, 2**32-1]")
-        c.adaptive.stale_flushes = _opt_int("adaptive['stale_flushes']", ad.get("stale_flushes", 0),
-                                            0, _U32, "an int in [0, 2**32-1], 0 = never")
-        c.adaptive.failure_backoff_threshold = _opt_int(
-            "adaptive['failure_backoff_threshold']", ad.get("failure_backoff_threshold", 0),
-            0, _U32, "an int in [0, 2**32-1], 0 = off")
-        c.adaptive.failure_backoff_pct = _opt_int(
-            "adaptive['failure_backoff_pct']", ad.get("failure_backoff_pct", 0),
-            0, 1000, "an int in [0, 1000]")
-
-    o["drain_batch_limit"] = _opt_int("drain_batch_limit", o.get("drain_batch_limit", 0), 0, _U64,
-                                      "a non-negative int, 0 = unlimited")
-    mts = o.get("min_ts")
-    if mts is not None:
-        if isinstance(mts, (bool, float)) or not hasattr(type(mts), "__index__"):
-            raise TypeError(f"min_ts must be an int64 timestamp or None, not {type(mts).__name__}")
-        mts = _operator.index(mts)
-        if mts < _I64_MIN or mts > _I64_MAX:
-            raise OverflowError("min_ts must be an int64 timestamp (-2**63 .. 2**63-1) or None; "
-                                "the value does not fit")
-        o["min_ts"] = mts
-    mod = o.get("mostly_ordered_default", True)
-    if not isinstance(mod, bool):
-        raise TypeError(f"mostly_ordered_default must be a bool, not {type(mod).__name__}")
+        c.adaptive.target_records = _optab.table_value(o, "adaptive", "target_records")
+        c.adaptive.min_window = _optab.table_value(o, "adaptive", "min_window")
+        c.adaptive.max_window = _optab.table_value(o, "adaptive", "max_window")
+        c.adaptive.hysteresis_pct = _optab.table_value(o, "adaptive", "hysteresis_pct")
+        c.adaptive.window_quantum = _optab.table_value(o, "adaptive", "window_quantum")
+        c.adaptive.alpha = _optab.table_value(o, "adaptive", "alpha")
+        c.adaptive.warmup_flushes = _optab.table_value(o, "adaptive", "warmup_flushes")
+        c.adaptive.stale_flushes = _optab.table_value(o, "adaptive", "stale_flushes")
     return 0
 
 
@@ -645,8 +553,41 @@ cdef class Timelog:
     half-open ``[t1, t2)``; a ``None`` bound is unbounded and includes the
     extreme timestamps ``-2**63`` and ``2**63 - 1``.
 
-    All options are keyword-only; the full table with defaults and accepted
-    values is in the API reference (docs/api.md, or the HTML site).
+    Options (keyword-only; ``inspect.signature(Timelog)`` shows them too):
+
+    time_unit='ms'               unit of auto-timestamps and of the default window
+    maintenance='background'     'background': a worker thread flushes and compacts;
+                                 'disabled': you call flush()/maint_step()
+    busy_policy='raise'          what a write does when sealed runs are at
+                                 sealed_max_runs (it is committed in every case)
+    memtable_max_bytes=1048576   memtable size that triggers a seal (1 KiB to 64
+                                 GiB; 0 = the default)
+    ooo_budget_bytes=0           out-of-order buffer that triggers a seal; 0 =
+                                 memtable_max_bytes / 10
+    sealed_max_runs=4            sealed runs waiting for flush before writes report
+                                 busy; 0 = the default
+    sealed_wait_ms=100           background mode: how long a busy write waits for
+                                 the worker; 0 = never waits
+    maintenance_wakeup_ms=100    idle worker's polling period; 0 = the default
+    target_page_bytes=65536      page size of segments (256 bytes to 1 GiB; 0 = the
+                                 default)
+    max_delta_segments=8         L0 segments that trigger a compaction; 0 = the
+                                 default
+    window_size=None             L1 window width in time_unit; None = 1 hour
+    window_origin=0              timestamp the L1 window grid is aligned to
+    delete_debt_threshold=0.0    fraction of deleted records that triggers a window
+                                 rewrite, [0.0, 1.0]; 0.0 = off
+    drain_batch_limit=0          references released per opportunistic drain; 0 =
+                                 unlimited
+    compaction=None              compaction limits (a dict), or None
+    adaptive=None                adaptive window sizing (a dict; {} = the defaults),
+                                 or None for a fixed window
+    min_ts=None                  drop every record older than this at creation (a
+                                 cutoff)
+    mostly_ordered_default=True  accepted for compatibility: the engine detects
+                                 order by itself
+
+    The API reference (docs/api.md, or the HTML site) explains each in full.
 
     >>> from timelog import Timelog
     >>> with Timelog(maintenance="disabled") as log:
@@ -658,6 +599,8 @@ cdef class Timelog:
     [(5, 'b'), (7, 'c'), (10, 'a'), (10, 'd')]
     ['a', 'd'] 4 [(7, 'c')]
     """
+
+    __signature__ = _optab.LazySignature()    # Timelog(**options), from the option table
 
     cdef unique_ptr[CEngine] _engine
     cdef CRetireStack* _retired      # owned; outlives every engine of this object
@@ -671,7 +614,6 @@ cdef class Timelog:
     cdef size_t _drain_limit
     cdef bint _has_min_ts
     cdef int64_t _min_ts
-    cdef bint _mostly_ordered_default
     cdef Py_ssize_t _pins
     cdef uint64_t _epoch             # bumped by close(): invalidates older pins/iterators
     cdef uint64_t _drained
@@ -702,30 +644,22 @@ cdef class Timelog:
         cdef bint has_min_ts = False
         cdef int64_t min_ts = kMinTs
         cdef str conflict = None
-        for name in options:
-            if name not in _OPTION_NAMES:
-                raise TypeError(f"Timelog() got an unexpected keyword argument {name!r}")
-        given = dict(options)
-        o = dict(options)
+        o = _optab.normalise(options)
+        given = {k: o[k] for k in options}   # what the user gave, normalised (for reopen)
         _fill_config(o, &cfg)
         cfg.drop_reserve = _drop_reserve
         cfg.drop_commit = _drop_commit
         cfg.drop_cancel = _drop_cancel
         cfg.drop_ctx = <void*>self._retired
         eng = move(CEngine.Create(cfg))
-        if o.get("min_ts") is not None:
+        if o["min_ts"] is not None:
             has_min_ts = True
             min_ts = o["min_ts"]
             eng.get().Cutoff(min_ts)
-        # Keep what the user gave (normalised copies of the dicts) for reopen().
-        for k in ("compaction", "adaptive"):
-            if k in given:
-                given[k] = o[k]
         unit = o["time_unit"]
         unit_div = _UNIT_NS[unit]
         policy = _POLICIES[o["busy_policy"]]
         drain_limit = o["drain_batch_limit"]
-        mostly_ordered_default = o.get("mostly_ordered_default", True)
         old_options = self._options    # released after the unlock, with `given` swapped in
         self._lock(False)
         try:
@@ -739,9 +673,8 @@ cdef class Timelog:
                 self._unit_div = unit_div
                 self._background = o["maintenance"] == "background"
                 self._policy = policy
-                self._sealed_wait_ms = cfg.sealed_wait_ms
+                self._sealed_wait_ms = o["sealed_wait_ms"]
                 self._drain_limit = drain_limit
-                self._mostly_ordered_default = mostly_ordered_default
                 self._has_min_ts = has_min_ts
                 self._min_ts = min_ts
                 self._pins = 0
@@ -1077,8 +1010,12 @@ cdef class Timelog:
 
     # ------------------------------------------------------------ writes
 
+    @cython.embedsignature(False)    # "..." marks an argument that may be left out
     def append(self, a, b=_MISSING, *, ts=_MISSING):
-        """Store one record: ``append(obj)``, ``append(obj, ts=T)`` or ``append(ts, obj)``.
+        """append($self, a, b=..., *, ts=...)
+--
+
+        Store one record: ``append(obj)``, ``append(obj, ts=T)`` or ``append(ts, obj)``.
 
         Without a timestamp the record gets ``time.time_ns() // unit`` of the log's
         ``time_unit``. Timestamps are ints (or objects with ``__index__``, like numpy
@@ -1112,8 +1049,12 @@ cdef class Timelog:
             raise TypeError("slice assignment is not supported; use extend()")
         self._append1(_ts_of(key), value)
 
+    @cython.embedsignature(False)
     def extend(self, data, objects=_MISSING, *, mostly_ordered=None, bint insert_on_error=False):
-        """Store many records: ``extend(pairs)`` or ``extend(timestamps, objects)``.
+        """extend($self, data, objects=..., *, mostly_ordered=None, insert_on_error=False)
+--
+
+        Store many records: ``extend(pairs)`` or ``extend(timestamps, objects)``.
 
         ``pairs`` is any iterable of 2-item sequences ``(ts, obj)`` (generators are
         consumed first); the column form takes two sequences of equal length
@@ -1344,8 +1285,12 @@ cdef class Timelog:
 
     # ------------------------------------------------------------ deletes
 
+    @cython.embedsignature(False)
     def delete(self, t1, t2=_MISSING):
-        """``delete(ts)`` hides the records at ``ts``; ``delete(t1, t2)`` hides ``[t1, t2)``.
+        """delete($self, t1, t2=...)
+--
+
+        ``delete(ts)`` hides the records at ``ts``; ``delete(t1, t2)`` hides ``[t1, t2)``.
 
         Deletes are sequenced: records written later are not affected. ``None``
         bounds are unbounded (extremes included). ``t1 > t2`` raises
@@ -1634,44 +1579,23 @@ cdef class Timelog:
         >>> log.close()
         """
         cdef CEngine* eng = self._reader()
-        cdef CStats s = eng.GetStats()
-        return {
-            "storage": {
-                "segments_l0": s.segments_l0,
-                "segments_l1": s.segments_l1,
-                "windows_l1": s.windows_l1,
-                "pages_total": s.pages_total,
-                "records_estimate": s.records_estimate,
-                "records_physical": s.records_physical,
-                "min_ts": _opt(s.min_ts),
-                "max_ts": _opt(s.max_ts),
-                "tombstone_count": s.tombstone_count,
-                "engine_bytes": s.engine_bytes,
-                "window_size": s.window_size,
-            },
-            "memtable": {
-                "active_records": s.active_records,
-                "ooo_records": s.ooo_records,
-                "sealed_runs": s.sealed_runs,
-            },
-            "operational": {
-                "seals_total": s.seals_total,
-                "ooo_budget_hits": s.ooo_budget_hits,
-                "backpressure_waits": s.backpressure_waits,
-                "flushes_total": s.flushes_total,
-                "compactions_total": s.compactions_total,
-                "compaction_retries": s.compaction_retries,
-                "windows_dropped": s.windows_dropped,
-                "records_dropped": s.records_dropped,
-            },
-            "handles": {
-                "retired_count": self._retired.pushed_total(),
-                "drained_count": self._drained,
-                "retired_queue_len": self._retired.queued(),
-                "pins": self._pins,
-                "alloc_failures": self._retired.alloc_failures(),
-            },
+        cdef vector[CStatsEntry] entries = StatsEntries(eng.GetStats())
+        cdef CStatsEntry e
+        out = {}
+        for e in entries:                # the engine's list of counters, in order
+            section = out.get(e.section.decode())
+            if section is None:
+                section = out[e.section.decode()] = {}
+            section[e.name.decode()] = (None if not e.present else
+                                        e.i if e.is_signed else e.u)
+        out["handles"] = {
+            "retired_count": self._retired.pushed_total(),
+            "drained_count": self._drained,
+            "retired_queue_len": self._retired.queued(),
+            "pins": self._pins,
+            "alloc_failures": self._retired.alloc_failures(),
         }
+        return out
 
     # ------------------------------------------------------------ lifecycle
 

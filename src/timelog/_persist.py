@@ -26,7 +26,8 @@ import sys
 import zlib
 from collections.abc import Mapping
 
-from timelog._core import Timelog, TimelogBusyError, TimelogError, _OPTION_NAMES
+from timelog._core import Timelog, TimelogBusyError, TimelogError
+from timelog._options import NAMES as _OPTION_NAMES
 
 __all__ = ["reduce_log", "copy_log", "save", "load"]
 

@@ -75,6 +75,9 @@
 #include <string>
 #include <vector>
 
+#include "timelog/options.h"
+#include "timelog/stats.h"
+
 namespace timelog {
 
 constexpr int64_t kMinTs = std::numeric_limits<int64_t>::min();
@@ -100,27 +103,6 @@ struct Record {
   uint64_t handle;
 };
 
-// Called after a successful publish with handles of records that were
-// physically removed. Each stored handle is reported at most once; handles
-// still stored when the engine is destroyed are NOT reported (use
-// Engine::CollectHandles before destruction). Runs with the publish lock
-// held: the removal and its report are one step for Engine::VisitHandles.
-using DropFn = void (*)(void* ctx, const uint64_t* handles, size_t n);
-
-// Optional two-phase form of the drop callback, for receivers that must not
-// lose a handle when memory runs out (the binding: every handle owns a Python
-// reference). When drop_reserve is set the engine calls, for each removal:
-//   token = drop_reserve(ctx, n)   BEFORE publishing; nullptr means "cannot
-//                                  take n handles": the removal is abandoned
-//                                  as on std::bad_alloc (nothing published)
-//   drop_commit(ctx, token, handles, n)   after publishing (must not fail), or
-//   drop_cancel(ctx, token)               if publishing threw.
-// drop_commit replaces on_drop for that removal. Same threads and locks as
-// on_drop.
-using DropReserveFn = void* (*)(void* ctx, size_t n);
-using DropCommitFn = void (*)(void* ctx, void* token, const uint64_t* handles,
-                              size_t n);
-using DropCancelFn = void (*)(void* ctx, void* token);
 
 // Visitor of Engine::VisitHandles (and RetireStack::Visit): called with
 // handles[0..n), n > 0. Returns 0 to go on; any other value stops the walk
@@ -132,52 +114,6 @@ using HandleVisitFn = int (*)(void* ctx, const uint64_t* handles, size_t n);
 // after every stored handle was visited; returns like HandleVisitFn.
 using PausedFn = int (*)(void* ctx);
 
-enum class MaintenanceMode { kBackground = 0, kDisabled = 1 };
-
-struct CompactionConfig {
-  uint64_t target_bytes = 0;  // split L1 outputs at about this size; 0 = unlimited
-  uint32_t max_inputs = 0;    // L0 segments per compaction; 0 = unlimited
-  uint32_t max_windows = 0;   // windows rewritten per step; 0 = unlimited
-};
-
-struct AdaptiveConfig {
-  bool enabled = false;
-  uint64_t target_records = 0;  // records per window to aim for (> 0 when enabled)
-  int64_t min_window = 0;       // 0 = no lower clamp (but >= 1)
-  int64_t max_window = 0;       // 0 = no upper clamp
-  uint32_t hysteresis_pct = 10;  // ignore changes smaller than this
-  int64_t window_quantum = 0;   // round window size to a multiple; 0 = none
-  double alpha = 0.2;           // EMA smoothing of observed density, (0, 1]
-  uint32_t warmup_flushes = 2;  // flushes observed before adapting
-  uint32_t stale_flushes = 0;   // reset the estimate after this many flushes without data; 0 = never
-  uint32_t failure_backoff_threshold = 0;  // consecutive compaction retries before backing off; 0 = off
-  uint32_t failure_backoff_pct = 0;        // grow window by this percent on backoff
-};
-
-// Zero values mean "default" (the Python option defaults in docs/api.md),
-// except where noted.
-struct Config {
-  MaintenanceMode maintenance = MaintenanceMode::kBackground;
-  uint64_t memtable_max_bytes = 1u << 20;
-  uint64_t ooo_budget_bytes = 0;     // 0 = memtable_max_bytes / 10
-  uint32_t sealed_max_runs = 4;
-  uint32_t sealed_wait_ms = 100;     // 0 = no wait (NOT default)
-  uint32_t maintenance_wakeup_ms = 100;
-  uint64_t target_page_bytes = 64u << 10;  // >= kMinPageBytes
-  uint32_t max_delta_segments = 8;
-  int64_t window_size = 3600000;     // > 0
-  int64_t window_origin = 0;
-  double delete_debt_threshold = 0.0;  // [0, 1]; 0 = off
-  CompactionConfig compaction;
-  AdaptiveConfig adaptive;
-  DropFn on_drop = nullptr;
-  void* drop_ctx = nullptr;
-  DropReserveFn drop_reserve = nullptr;  // with drop_commit and drop_cancel
-  DropCommitFn drop_commit = nullptr;
-  DropCancelFn drop_cancel = nullptr;
-};
-
-constexpr uint64_t kMinPageBytes = 256;  // target_page_bytes below this is rejected
 constexpr size_t kAdoptMinRecords = 16384;  // see Engine::AdoptSortedBatch
 
 // Result of a write. Both values mean the write WAS committed.
@@ -186,32 +122,6 @@ enum class WriteResult {
   kBusy = 1,  // committed, but sealed runs are at sealed_max_runs (backpressure)
 };
 
-struct Stats {
-  // storage
-  uint64_t segments_l0 = 0;
-  uint64_t segments_l1 = 0;       // runs in L1 windows
-  uint64_t windows_l1 = 0;
-  uint64_t pages_total = 0;
-  uint64_t records_estimate = 0;  // exact visible count
-  uint64_t records_physical = 0;  // stored records incl. tombstoned ones
-  std::optional<int64_t> min_ts, max_ts;
-  uint64_t tombstone_count = 0;
-  uint64_t engine_bytes = 0;      // bytes held by record storage + index
-  int64_t window_size = 0;        // current (possibly adaptive) L1 window
-  // memtable
-  uint64_t active_records = 0;
-  uint64_t ooo_records = 0;
-  uint64_t sealed_runs = 0;
-  // operational
-  uint64_t seals_total = 0;
-  uint64_t ooo_budget_hits = 0;
-  uint64_t backpressure_waits = 0;
-  uint64_t flushes_total = 0;
-  uint64_t compactions_total = 0;
-  uint64_t compaction_retries = 0;
-  uint64_t windows_dropped = 0;
-  uint64_t records_dropped = 0;   // handles reported through the drop callback
-};
 
 class Version;      // internal
 class Memtable;     // internal
@@ -411,10 +321,6 @@ class Engine {
   Config config_;
   std::unique_ptr<Rep> rep_;
 };
-
-// Validation used by Engine::Create, exposed for tests. Throws
-// std::invalid_argument with a message naming the field.
-Config ValidateConfig(const Config& config);
 
 }  // namespace timelog
 
