@@ -203,6 +203,7 @@ cdef int _relieve(CEngine* eng, bint wait, bint flush, uint32_t ms) except -1 no
         return 0
     return 1
 _UNIT_NS = _optab.UNIT_NS
+cdef list _stats_keys = []          # (section, name) of the engine's StatsEntries, decoded once
 _OPTION_NAMES = _optab.NAMES
 
 
@@ -1581,13 +1582,18 @@ cdef class Timelog:
         cdef CEngine* eng = self._reader()
         cdef vector[CStatsEntry] entries = StatsEntries(eng.GetStats())
         cdef CStatsEntry e
+        cdef size_t k
+        global _stats_keys
+        if len(_stats_keys) != entries.size():   # the names are static: decode them once
+            _stats_keys = [(e.section.decode(), e.name.decode()) for e in entries]
         out = {}
-        for e in entries:                # the engine's list of counters, in order
-            section = out.get(e.section.decode())
+        for k in range(entries.size()):  # the engine's list of counters, in order
+            e = entries[k]
+            sec, name = _stats_keys[k]
+            section = out.get(sec)
             if section is None:
-                section = out[e.section.decode()] = {}
-            section[e.name.decode()] = (None if not e.present else
-                                        e.i if e.is_signed else e.u)
+                section = out[sec] = {}
+            section[name] = None if not e.present else e.i if e.is_signed else e.u
         out["handles"] = {
             "retired_count": self._retired.pushed_total(),
             "drained_count": self._drained,
