@@ -1024,10 +1024,12 @@ cdef class Timelog:
         eng = self._reader()
         it._log = self
         it._epoch = self._epoch
-        it._lo, it._hi, it._reverse = lo, hi, reverse     # for repr(it)
+        it._reverse = reverse
         if empty:
             it._closed = True
+            it._lo, it._hi = 1, 0      # repr(it): lo > hi marks an empty range
             return it
+        it._lo, it._hi = lo, hi        # repr(it)
         it._cursor = move(eng.Range(lo, hi, reverse))
         if it._cursor.get().Remaining() == 0:
             it._cursor.reset()

@@ -169,9 +169,12 @@ def _row(ts, obj, unit):
 def iter_repr(lo, hi, reverse, left, min_ts, max_ts):
     """``repr(TimelogIter)``: its range (half-open, ``None`` = unbounded), its
     direction, and the rows it has left (``left`` is None when its log is closed)."""
-    start = "None" if lo == min_ts else str(lo)
-    stop = "None" if hi == max_ts else str(hi + 1)
-    text = f"<timelog.TimelogIter [{start}, {stop})"
+    if lo > hi:
+        text = "<timelog.TimelogIter empty range"
+    else:
+        start = "None" if lo == min_ts else str(lo)
+        stop = "None" if hi == max_ts else str(hi + 1)
+        text = f"<timelog.TimelogIter [{start}, {stop})"
     if reverse:
         text += " reversed"
     if left is None:
