@@ -57,20 +57,22 @@ def _same(value, default):
 
 # ---------------------------------------------------------------- HTML view
 
+# Scoped to .tl-view, and specific enough to win over the notebook's own table and
+# <code> rules. No colours of its own: text inherits the theme's (light or dark);
+# rules and muted text are translucent.
 _STYLE = (
     "<style>"
     ".tl-view{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px;"
-    "line-height:1.4;color:inherit;background:transparent;max-width:60em}"
-    ".tl-view b{font-weight:600}"
+    "line-height:1.45;color:inherit;background:transparent;max-width:60em}"
     ".tl-view .tl-dim{opacity:.65}"
-    ".tl-view table{border-collapse:collapse;margin:4px 0 8px 0;color:inherit;"
-    "background:transparent}"
-    ".tl-view th,.tl-view td{padding:2px 10px 2px 0;text-align:left;border:0;"
-    "border-bottom:1px solid rgba(128,128,128,.3);background:transparent;color:inherit;"
-    "vertical-align:top}"
-    ".tl-view td.tl-num{text-align:right;font-variant-numeric:tabular-nums}"
-    ".tl-view code{font-family:var(--jp-code-font-family,monospace);font-size:12px;"
-    "background:transparent;color:inherit}"
+    ".tl-view .tl-mono{font-family:var(--jp-code-font-family,monospace);font-size:12px}"
+    ".tl-view table.tl-t{border-collapse:collapse;margin:4px 0 8px 0;color:inherit;"
+    "background:transparent;table-layout:auto}"
+    ".tl-view table.tl-t th,.tl-view table.tl-t td{padding:2px 12px 2px 0;text-align:left;"
+    "border:0;border-bottom:1px solid rgba(128,128,128,.3);color:inherit;"
+    "vertical-align:top;white-space:pre}"
+    ".tl-view table.tl-t th{font-weight:600}"
+    ".tl-view table.tl-t td.tl-num{text-align:right;font-variant-numeric:tabular-nums}"
     "</style>"
 )
 
@@ -98,9 +100,8 @@ def repr_html(log, options):
              f"<b>{n:,}</b> {_plural(n, 'record')}"]
     lo, hi = log.min_ts(), log.max_ts()
     if lo is not None:
-        parts.append(f", from <code>{_e(format_ts(lo, unit))}</code> to "
-                     f"<code>{_e(format_ts(hi, unit))}</code> "
-                     f"<span class='tl-dim'>(UTC; {lo} .. {hi} {_e(unit)})</span>")
+        parts.append(f", from {_mono(format_ts(lo, unit), lo)} to "
+                     f"{_mono(format_ts(hi, unit), hi)} <span class='tl-dim'>UTC</span>")
     parts.append(_layers_table(log.stats()))
     parts.append(_options_line(log, options))
     parts.append(_preview(log, n))
@@ -120,7 +121,7 @@ def _layers_table(stats):
         ("engine memory", f"{st['engine_bytes'] / 2**20:,.1f} MiB"),
     ]
     body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
+    return f"<table class='tl-t'>{body}</table>"
 
 
 def _options_line(log, options):
@@ -134,7 +135,7 @@ def _options_line(log, options):
     if not shown:
         return "<div class='tl-dim'>default options</div>"
     text = ", ".join(f"{k}={_export.short_repr(v)}" for k, v in sorted(shown.items()))
-    return f"<div>options: <code>{_e(text)}</code></div>"
+    return f"<div>options: {_mono(text)}</div>"
 
 
 def _preview(log, n):
@@ -154,14 +155,20 @@ def _preview(log, n):
             rows.append(f"<tr><td class='tl-dim' colspan='3'>&hellip; {skipped:,} more "
                         f"{_plural(skipped, 'record')} &hellip;</td></tr>")
         rows.extend(_row(ts, obj, unit) for ts, obj in last)
-    return ("<table><tr><th>ts (UTC)</th><th>ts</th><th>value</th></tr>"
+    return ("<table class='tl-t'><tr><th>ts (UTC)</th><th>ts</th><th>value</th></tr>"
             + "".join(rows) + "</table>")
 
 
 def _row(ts, obj, unit):
-    return (f"<tr><td><code>{_e(format_ts(ts, unit))}</code></td>"
-            f"<td class='tl-num'><code>{ts}</code></td>"
-            f"<td><code>{_e(_export.short_repr(obj))}</code></td></tr>")
+    return (f"<tr><td>{_mono(format_ts(ts, unit))}</td>"
+            f"<td class='tl-num'>{_mono(ts)}</td>"
+            f"<td>{_mono(_export.short_repr(obj))}</td></tr>")
+
+
+def _mono(text, title=None):
+    """``text`` escaped, in the code font; ``title`` becomes its tooltip."""
+    tip = f" title='{_e(title)}'" if title is not None else ""
+    return f"<span class='tl-mono'{tip}>{_e(text)}</span>"
 
 
 # ---------------------------------------------------------------- iterator repr
@@ -229,11 +236,14 @@ def plot(log, every, t1, t2, ax):
     width_days = every / _PER_SECOND[unit] / 86400
     ax.bar(starts.view(f"datetime64[{unit}]"), counts, width=width_days, align="edge",
            linewidth=0, color="C0")
+    mdates = _export.require("matplotlib.dates", "Timelog.plot()")
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.set_ylabel(f"records per {_duration(every, unit)}")
     ax.set_xlabel("time (UTC)")
     if counts.size == 0:
         ax.set_title("no records")
-    ax.figure.autofmt_xdate()
     return ax
 
 
