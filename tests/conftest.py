@@ -44,7 +44,27 @@ def pytest_report_header(config):
         return f"timelog: not importable ({exc!r})"
 
 
+# What each -fsanitize= part leaves in an instrumented extension's dynamic symbols.
+_SANITIZER_SYMBOLS = {"address": b"__asan_init", "thread": b"__tsan_init", "undefined": b"__ubsan_handle_"}
+
+
+def _check_sanitized(wanted):
+    """.ci/sanitized.py sets TIMELOG_TEST_SANITIZER: the extension under test must
+    really carry that instrumentation, or a sanitizer run would prove nothing."""
+    import timelog._core as core
+
+    image = pathlib.Path(core.__file__).read_bytes()
+    missing = [s for s in wanted.split(",") if _SANITIZER_SYMBOLS.get(s, b"\0") not in image]
+    if missing:
+        raise pytest.UsageError(
+            f"TIMELOG_TEST_SANITIZER={wanted} but {core.__file__} is not built with "
+            f"-fsanitize={','.join(missing)} (build it with TIMELOG_SANITIZE={wanted})"
+        )
+
+
 def pytest_configure(config):
+    if os.environ.get("TIMELOG_TEST_SANITIZER"):
+        _check_sanitized(os.environ["TIMELOG_TEST_SANITIZER"])
     # tox and .ci/dist_check.py set TIMELOG_TEST_INSTALLED=1: the tests must exercise
     # the installed package, never the source tree that happens to sit next to them.
     if os.environ.get("TIMELOG_TEST_INSTALLED") == "1":

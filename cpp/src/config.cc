@@ -20,6 +20,11 @@ Config ValidateConfig(const Config& in) {
       c.maintenance != MaintenanceMode::kDisabled) {
     Bad("maintenance", "must be 'background' or 'disabled'");
   }
+  const int drop_phases = (c.drop_reserve != nullptr) + (c.drop_commit != nullptr) +
+                          (c.drop_cancel != nullptr);
+  if (drop_phases != 0 && drop_phases != 3) {
+    Bad("drop_reserve", "drop_reserve, drop_commit and drop_cancel are set together");
+  }
   if (c.memtable_max_bytes == 0) c.memtable_max_bytes = 1u << 20;
   if (c.memtable_max_bytes < 1024) {
     Bad("memtable_max_bytes", "must be 0 (default) or at least 1024 bytes");

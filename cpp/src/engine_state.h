@@ -45,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "alloc.h"
 #include "read_state.h"
 #include "timelog/engine.h"
 #include "version.h"
@@ -136,9 +137,25 @@ class EngineState {
   // REQUIRES: mu, wake_mu and publish_mu not held.
   template <class F>
   void PublishRemoval(F&& f, const std::vector<uint64_t>& dropped) {
+    // Two-phase report: take the receiver's room for the handles first, so
+    // that a failure to allocate it abandons the removal (nothing published,
+    // as if Mutate had thrown) instead of losing the handles after it.
+    void* token = nullptr;
+    if (!dropped.empty() && cfg.drop_reserve != nullptr) {
+      token = cfg.drop_reserve(cfg.drop_ctx, dropped.size());
+      if (token == nullptr) {
+        ThrowAllocationError("the queue node for dropped records", dropped.size(),
+                             sizeof(uint64_t));
+      }
+    }
     std::lock_guard<std::mutex> lock(publish_mu);
-    Mutate(std::forward<F>(f));
-    Report(dropped);
+    try {
+      Mutate(std::forward<F>(f));
+    } catch (...) {
+      if (token != nullptr) cfg.drop_cancel(cfg.drop_ctx, token);
+      throw;
+    }
+    Report(dropped, token);
   }
 
   // Reader entry: a read state of the current version. Enters the reader
@@ -163,7 +180,8 @@ class EngineState {
   void Wake();
   // Invokes the drop callback. REQUIRES: mu and wake_mu not held; called
   // through PublishRemoval (publish_mu held).
-  void Report(const std::vector<uint64_t>& dropped);
+  // `token` is the drop_reserve reservation for `dropped` (or nullptr).
+  void Report(const std::vector<uint64_t>& dropped, void* token);
   void NotifyRoom();
 
  private:

@@ -551,10 +551,14 @@ void EngineState::ObserveDensity(const Run& run) {
 
 // ----------------------------------------------------------------- worker
 
-void EngineState::Report(const std::vector<uint64_t>& dropped) {
+void EngineState::Report(const std::vector<uint64_t>& dropped, void* token) {
   if (dropped.empty()) return;
   records_dropped.fetch_add(dropped.size(), std::memory_order_relaxed);
-  if (cfg.on_drop) cfg.on_drop(cfg.drop_ctx, dropped.data(), dropped.size());
+  if (token != nullptr) {
+    cfg.drop_commit(cfg.drop_ctx, token, dropped.data(), dropped.size());
+  } else if (cfg.on_drop) {
+    cfg.on_drop(cfg.drop_ctx, dropped.data(), dropped.size());
+  }
 }
 
 void EngineState::Wake() {

@@ -52,7 +52,7 @@ RetireStack::Node* RetireStack::NewNode(const uint64_t* handles,
   void* mem = ::operator new(sizeof(Node) + n * sizeof(uint64_t), std::nothrow);
   if (mem == nullptr) return nullptr;
   Node* node = new (mem) Node{nullptr, n, 0};
-  std::memcpy(node->handles(), handles, n * sizeof(uint64_t));
+  if (handles != nullptr) std::memcpy(node->handles(), handles, n * sizeof(uint64_t));
   return node;
 }
 
@@ -71,12 +71,30 @@ void RetireStack::FreeList(Node* node) noexcept {
 
 bool RetireStack::Push(const uint64_t* handles, size_t n) noexcept {
   if (n == 0) return true;
-  Node* node = NewNode(handles, n);
+  void* token = Reserve(n);
+  if (token == nullptr) return false;
+  PushReserved(token, handles, n);
+  return true;
+}
+
+void* RetireStack::Reserve(size_t n) noexcept {
+  Node* node = NewNode(nullptr, n);
   if (node == nullptr) {
     // relaxed: a statistic; it orders nothing else.
     alloc_failures_.fetch_add(1, std::memory_order_relaxed);
-    return false;
   }
+  return node;
+}
+
+void RetireStack::CancelReserved(void* token) noexcept {
+  if (token != nullptr) FreeNode(static_cast<Node*>(token));
+}
+
+void RetireStack::PushReserved(void* token, const uint64_t* handles,
+                               size_t n) noexcept {
+  Node* node = static_cast<Node*>(token);
+  // The node was sized for exactly n handles by Reserve(n).
+  if (n) std::memcpy(node->handles(), handles, n * sizeof(uint64_t));
   // relaxed: a statistic; it guards no memory. It is bumped BEFORE the node
   // is published so that a thread that has taken the node (and thereby
   // synchronised with the release CAS below) never sees popped > pushed.
@@ -98,7 +116,6 @@ bool RetireStack::Push(const uint64_t* handles, size_t n) noexcept {
   } while (!head_.compare_exchange_weak(expected, node,
                                         std::memory_order_release,
                                         std::memory_order_relaxed));
-  return true;
 }
 
 bool RetireStack::Push(uint64_t handle) noexcept { return Push(&handle, 1); }

@@ -76,6 +76,10 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         uint64_t handle
 
     ctypedef void (*CDropFn "timelog::DropFn")(void* ctx, const uint64_t* handles, size_t n) noexcept nogil
+    ctypedef void* (*CDropReserveFn "timelog::DropReserveFn")(void* ctx, size_t n) noexcept nogil
+    ctypedef void (*CDropCommitFn "timelog::DropCommitFn")(
+        void* ctx, void* token, const uint64_t* handles, size_t n) noexcept nogil
+    ctypedef void (*CDropCancelFn "timelog::DropCancelFn")(void* ctx, void* token) noexcept nogil
 
     cdef enum class CMaintenanceMode "timelog::MaintenanceMode":
         kBackground "timelog::MaintenanceMode::kBackground"
@@ -119,6 +123,9 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         CAdaptiveConfig adaptive
         CDropFn on_drop
         void* drop_ctx
+        CDropReserveFn drop_reserve
+        CDropCommitFn drop_commit
+        CDropCancelFn drop_cancel
 
     cdef cppclass CStats "timelog::Stats":
         uint64_t segments_l0
@@ -213,6 +220,10 @@ cdef extern from "timelog/retire_stack.h" namespace "timelog" nogil:
         CRetireStack() except +_translate_cpp_exception
         cbool Push(const uint64_t* handles, size_t n) noexcept
         cbool Push(uint64_t handle) noexcept
+        void* Reserve(size_t n) noexcept
+        void PushReserved(void* token, const uint64_t* handles, size_t n) noexcept
+        @staticmethod
+        void CancelReserved(void* token) noexcept
         size_t PopBatch(vector[uint64_t]* out, size_t limit) except +_translate_cpp_exception
         size_t queued() noexcept
         uint64_t pushed_total() noexcept

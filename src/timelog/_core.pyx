@@ -12,9 +12,11 @@ The engine stores opaque 64-bit handles. A handle is the address of a Python
 object (``<uint64_t><PyObject*>obj``) and every stored record owns exactly one
 strong reference (one ``Py_INCREF`` when the record is committed).
 
-When maintenance physically removes records, the engine calls ``_on_drop`` on
-whatever thread did the work, without the GIL. ``_on_drop`` only pushes the
-handles onto the log's lock-free ``RetireStack``. Handles leave the stack only in
+When maintenance physically removes records, the engine reports them on
+whatever thread did the work, without the GIL, in two phases: ``_drop_reserve``
+allocates the queue node first (if it cannot, the removal is abandoned and the
+records stay stored), ``_drop_commit`` pushes the handles onto the log's
+lock-free ``RetireStack`` once the removal is published. Handles leave the stack only in
 ``Timelog._drain`` (GIL held, no engine call in progress on this thread, never
 inside ``nogil``): bookkeeping first (``PopBatch`` into a local vector), then one
 ``Py_DECREF`` each, so a payload ``__del__`` that re-enters the log is safe.
@@ -214,13 +216,24 @@ _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
 
 
-cdef void _on_drop(void* ctx, const uint64_t* handles, size_t n) noexcept nogil:
-    # Engine drop callback: any thread, no GIL, no engine lock. Never touches
-    # Python: the handles are queued and released later by a GIL-holding drain.
-    # If the stack cannot allocate its node, the references are leaked (never
-    # freed twice, never freed without the GIL); alloc_failures counts it.
-    if n != 0:
-        (<CRetireStack*>ctx).Push(handles, n)
+# The engine reports each physical removal in two phases (any thread, no GIL,
+# no engine lock, never touching Python): _drop_reserve takes the retirement
+# queue's node for n handles BEFORE the removal is published -- NULL makes the
+# engine abandon the removal, so the records stay stored and keep their
+# references --; _drop_commit queues the handles after it (cannot fail);
+# _drop_cancel frees the node if publishing failed. So an allocation failure
+# never leaks or loses a reference. The handles are released later by a
+# GIL-holding drain.
+cdef void* _drop_reserve(void* ctx, size_t n) noexcept nogil:
+    return (<CRetireStack*>ctx).Reserve(n)
+
+
+cdef void _drop_commit(void* ctx, void* token, const uint64_t* handles, size_t n) noexcept nogil:
+    (<CRetireStack*>ctx).PushReserved(token, handles, n)
+
+
+cdef void _drop_cancel(void* ctx, void* token) noexcept nogil:
+    CRetireStack.CancelReserved(token)
 
 
 # --- timestamps -------------------------------------------------------------
@@ -695,7 +708,9 @@ cdef class Timelog:
         given = dict(options)
         o = dict(options)
         _fill_config(o, &cfg)
-        cfg.on_drop = _on_drop
+        cfg.drop_reserve = _drop_reserve
+        cfg.drop_commit = _drop_commit
+        cfg.drop_cancel = _drop_cancel
         cfg.drop_ctx = <void*>self._retired
         eng = move(CEngine.Create(cfg))
         if o.get("min_ts") is not None:
@@ -817,7 +832,7 @@ cdef class Timelog:
 
     @property
     def alloc_failures(self):
-        """Drop notifications that could not be queued (their references are leaked, never freed twice)."""
+        """Removals abandoned because the retirement queue could not allocate room for their records (they stay stored, with their references, and maintenance retries)."""
         return self._retired.alloc_failures()
 
     def __repr__(self):

@@ -107,6 +107,21 @@ struct Record {
 // held: the removal and its report are one step for Engine::VisitHandles.
 using DropFn = void (*)(void* ctx, const uint64_t* handles, size_t n);
 
+// Optional two-phase form of the drop callback, for receivers that must not
+// lose a handle when memory runs out (the binding: every handle owns a Python
+// reference). When drop_reserve is set the engine calls, for each removal:
+//   token = drop_reserve(ctx, n)   BEFORE publishing; nullptr means "cannot
+//                                  take n handles": the removal is abandoned
+//                                  as on std::bad_alloc (nothing published)
+//   drop_commit(ctx, token, handles, n)   after publishing (must not fail), or
+//   drop_cancel(ctx, token)               if publishing threw.
+// drop_commit replaces on_drop for that removal. Same threads and locks as
+// on_drop.
+using DropReserveFn = void* (*)(void* ctx, size_t n);
+using DropCommitFn = void (*)(void* ctx, void* token, const uint64_t* handles,
+                              size_t n);
+using DropCancelFn = void (*)(void* ctx, void* token);
+
 // Visitor of Engine::VisitHandles (and RetireStack::Visit): called with
 // handles[0..n), n > 0. Returns 0 to go on; any other value stops the walk
 // and is returned by the walk (the tp_traverse / Py_VISIT convention).
@@ -157,6 +172,9 @@ struct Config {
   AdaptiveConfig adaptive;
   DropFn on_drop = nullptr;
   void* drop_ctx = nullptr;
+  DropReserveFn drop_reserve = nullptr;  // with drop_commit and drop_cancel
+  DropCommitFn drop_commit = nullptr;
+  DropCancelFn drop_cancel = nullptr;
 };
 
 constexpr uint64_t kMinPageBytes = 256;  // target_page_bytes below this is rejected

@@ -98,6 +98,16 @@ class RetireStack {
   bool Push(const uint64_t* handles, size_t n) noexcept;
   bool Push(uint64_t handle) noexcept;
 
+  // Two-phase Push, for callers that must not lose handles when memory runs
+  // out: Reserve(n) allocates the node for n handles up front (nullptr if it
+  // cannot; counted in alloc_failures()), PushReserved(token, handles, n)
+  // fills it and queues it without allocating and without failing, and
+  // CancelReserved(token) frees an unused reservation. Same thread safety as
+  // Push(); a reservation may be pushed or cancelled by any thread, once.
+  void* Reserve(size_t n) noexcept;
+  void PushReserved(void* token, const uint64_t* handles, size_t n) noexcept;
+  static void CancelReserved(void* token) noexcept;
+
   // Appends up to `limit` queued handles (limit == 0: all of them) to *out,
   // oldest push first, and returns how many it appended. Handles it does not
   // take stay queued, in order, and come out first on the next call. All
