@@ -350,3 +350,12 @@ def test_duration_labels():
     assert _display._duration(86_400 * 10**9, "ns") == "1 day"
     assert _display._duration(250, "ms") == "250 ms"
     assert _display._duration(3 * 3600 * 10**6, "us") == "3 h"
+
+
+def test_plot_auto_every_follows_the_range(mpl):
+    with make() as log:
+        log.extend((t, t) for t in range(0, 3_600_000, 500))       # one hour, ms
+        assert log.plot().get_ylabel() == "records per 30 s"
+        ax = log.plot(t1=60_000, t2=70_000)                       # ten seconds of it
+        assert ax.get_ylabel() == "records per 100 ms" and sum(bar_heights(ax)) == 20
+        assert log.plot(t1=10**9).get_title() == "no records"

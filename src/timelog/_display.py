@@ -248,14 +248,14 @@ def plot(log, every, t1, t2, ax):
 
 
 def _auto_every(log, t1, t2, unit):
-    lo, hi = log.min_ts(), log.max_ts()
-    if lo is None:
+    """The round width for the span of the records in ``[t1, t2)`` (the bounds are
+    only passed on to the log, which parses them)."""
+    with log.range(t1, t2) as it:
+        first = it.next_batch(1)
+    if not first:
         return _PER_SECOND[unit]
-    if t1 is not None:
-        lo = max(lo, t1)
-    if t2 is not None:
-        hi = min(hi, t2 - 1)
-    return nice_every(max(hi - lo, 0), unit)
+    last = log.max_ts() if t2 is None else log.prev_ts(t2)
+    return nice_every(max(last - first[0][0], 0), unit)
 
 
 def _duration(every, unit):
