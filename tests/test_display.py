@@ -349,6 +349,10 @@ def test_duration_labels():
     assert _display._duration(2 * 86_400, "s") == "2 days"
     assert _display._duration(86_400 * 10**9, "ns") == "1 day"
     assert _display._duration(250, "ms") == "250 ms"
+    assert _display._duration(20_000_000, "ns") == "20 ms"
+    assert _display._duration(1500, "ms") == "1,500 ms"
+    assert _display._duration(7, "ns") == "7 ns"
+    assert _display._duration(10**6, "us") == "1 s"
     assert _display._duration(3 * 3600 * 10**6, "us") == "3 h"
 
 

@@ -258,11 +258,13 @@ def _auto_every(log, t1, t2, unit):
     return nice_every(max(last - first[0][0], 0), unit)
 
 
+_DURATIONS = ((86_400 * 10**9, "day"), (3_600 * 10**9, "h"), (60 * 10**9, "min"),
+              (10**9, "s"), (10**6, "ms"), (10**3, "us"), (1, "ns"))
+
+
 def _duration(every, unit):
-    """``every`` as a short human duration: ``"5 min"``, ``"200 ms"``, ``"3 days"``."""
-    per_s = _PER_SECOND[unit]
-    for size, name in ((86400, "day"), (3600, "h"), (60, "min"), (1, "s")):
-        if every % (size * per_s) == 0:
-            k = every // (size * per_s)
-            return _count(k, name) if name == "day" else f"{k} {name}"
-    return f"{every} {unit}"
+    """``every`` (in ``unit``) as a short duration: ``"5 min"``, ``"20 ms"``, ``"3 days"``."""
+    ns = every * (10**9 // _PER_SECOND[unit])
+    size, name = next((size, name) for size, name in _DURATIONS if ns % size == 0)
+    k = ns // size
+    return _count(k, name) if name == "day" else f"{k:,} {name}"
