@@ -973,9 +973,12 @@ cdef class Timelog:
         eng = self._reader()
         it._log = self
         it._epoch = self._epoch
+        it._reverse = reverse
         if empty:
             it._closed = True
+            it._lo, it._hi = 1, 0      # repr(it): lo > hi marks an empty range
             return it
+        it._lo, it._hi = lo, hi        # repr(it)
         it._cursor = move(eng.Range(lo, hi, reverse))
         if it._cursor.get().Remaining() == 0:
             it._cursor.reset()
@@ -1841,6 +1844,119 @@ cdef class Timelog:
         from timelog import _persist
         return _persist.load(cls, path, overrides)
 
+    # ------------------------------------------------------------ exports and display
+    # Thin hooks; the logic is plain Python in timelog/_export.py (pandas, Arrow)
+    # and timelog/_display.py (Jupyter view, plot).
+
+    def to_pandas(self, t1=None, t2=None, *, name=None):
+        """``pandas.Series`` of the objects in ``[t1, t2)`` (``None`` = unbounded),
+        indexed by a ``DatetimeIndex`` named ``"ts"`` of dtype
+        ``datetime64[<time_unit>]`` (naive, UTC).
+
+        The values are the stored objects themselves, not copies, in read order
+        (equal timestamps in insertion order, duplicates kept); ``name`` names the
+        Series. It owns its references and outlives ``close()``. The timestamp
+        ``-2**63`` is numpy's ``NaT``. Needs pandas: ``ImportError`` naming
+        ``pip install 'timelog[pandas]'`` without it.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled", time_unit="s")
+        >>> log.extend([(1_700_000_060, "b"), (1_700_000_000, "a"), (1_700_000_060, "c")])
+        >>> s = log.to_pandas(name="event")
+        >>> s
+        ts
+        2023-11-14 22:13:20    a
+        2023-11-14 22:14:20    b
+        2023-11-14 22:14:20    c
+        Name: event, dtype: object
+        >>> str(s.index.dtype), len(log.to_pandas(1_700_000_001))
+        ('datetime64[s]', 2)
+        >>> log.close()
+        """
+        from timelog import _export
+        return _export.to_pandas(self, t1, t2, name)
+
+    def to_arrow(self, t1=None, t2=None):
+        """``pyarrow.Table`` of the records in ``[t1, t2)`` (``None`` = unbounded),
+        in read order, with the columns ``ts`` (``timestamp[<time_unit>]``, naive,
+        UTC) and ``value`` (the payloads converted by pyarrow's type inference).
+
+        A payload that pyarrow cannot convert (or not together with the ones
+        before it) raises ``TypeError`` naming its timestamp. The table holds
+        Arrow data, no references to the payloads. Needs pyarrow: ``ImportError``
+        naming ``pip install 'timelog[arrow]'`` without it.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(2, 20.5), (1, 10.0), (3, None)])
+        >>> t = log.to_arrow()
+        >>> t.schema
+        ts: timestamp[ms]
+        value: double
+        >>> t.column("value").to_pylist()
+        [10.0, 20.5, None]
+        >>> log.close()
+        """
+        from timelog import _export
+        return _export.to_arrow(self, t1, t2)
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        """Arrow PyCapsule interface: every record as a stream with the columns of
+        ``to_arrow()``, so ``pyarrow.table(log)``, ``polars.DataFrame(log)`` and
+        DuckDB (``duckdb.sql("select count(*) from log")``) read the log directly.
+
+        >>> import pyarrow
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b")])
+        >>> pyarrow.table(log).column("value").to_pylist()
+        ['a', 'b']
+        >>> log.close()
+        """
+        from timelog import _export
+        return _export.arrow_c_stream(self, requested_schema)
+
+    def _repr_html_(self):
+        """Jupyter's view of the log: record count, time span as UTC dates, the
+        storage layers from ``stats()``, the options that differ from the
+        defaults, and the first and last 5 records (each payload's repr cut to 80
+        characters and HTML-escaped). A closed log shows as closed.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "<b>"), (2, "b")])
+        >>> page = log._repr_html_()
+        >>> "<b>2</b> records" in page, "&#x27;&lt;b&gt;&#x27;" in page
+        (True, True)
+        >>> log.close(); "closed" in log._repr_html_()
+        True
+        """
+        from timelog import _display
+        return _display.repr_html(self, self._options)
+
+    def plot(self, every=None, t1=None, t2=None, *, ax=None):
+        """Bar chart (matplotlib) of the number of records per bucket of ``every``
+        time units over ``[t1, t2)``, dates on the x axis; returns the ``Axes``.
+
+        Buckets are ``[k * every, (k + 1) * every)``. Without ``every`` a round width
+        giving about 100 buckets is chosen (1/2/5 x 10^k of the unit below a
+        second, else 1 s, 2 s, 5 s, ... 1 min, ... 1 h, ... 1 day, ...). Draws on
+        ``ax`` if given, else on a new figure. Needs matplotlib and numpy:
+        ``ImportError`` naming ``pip install 'timelog[plot]'`` without them.
+
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled", time_unit="s")
+        >>> log.extend((1_700_000_000 + 7 * i, i) for i in range(1000))
+        >>> ax = log.plot()
+        >>> ax.get_ylabel(), len(ax.patches)
+        ('records per 1 min', 117)
+        >>> log.close()
+        """
+        from timelog import _display
+        return _display.plot(self, every, t1, t2, ax)
+
     def __enter__(self):
         return self
 
@@ -2051,6 +2167,8 @@ cdef class TimelogIter:
     cdef bint _pinned
     cdef bint _closed
     cdef tuple _last                 # the last row, recycled when unshared
+    cdef int64_t _lo, _hi            # the closed range [_lo, _hi] it was created for
+    cdef bint _reverse
 
     def __cinit__(self, *args, **kwargs):
         if len(args) != 1 or args[0] is not _TOKEN or kwargs:
@@ -2198,6 +2316,39 @@ cdef class TimelogIter:
     def closed(self):
         """``True`` once the iterator is closed or exhausted."""
         return self._closed
+
+    # ------------------------------------------------------------ display, Arrow export
+    # Thin hooks; the logic is plain Python in timelog/_display.py and timelog/_export.py.
+
+    def __repr__(self):
+        """The range (half-open, ``None`` = unbounded), the direction and the rows left.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (3, "c")])
+        >>> it = log[2:]
+        >>> it
+        <timelog.TimelogIter [2, None) rows_left=2>
+        >>> _ = next(it); it
+        <timelog.TimelogIter [2, None) rows_left=1>
+        >>> reversed(log)
+        <timelog.TimelogIter [None, None) reversed rows_left=3>
+        >>> log.close(); it
+        <timelog.TimelogIter [2, None) log closed>
+        """
+        from timelog import _display
+        cdef object left = None
+        if not (self._log is None or self._log._closed or self._log._epoch != self._epoch):
+            left = len(self)
+        return _display.iter_repr(self._lo, self._hi, self._reverse, left, kMinTs, kMaxTs)
+
+    def __arrow_c_stream__(self, requested_schema=None):
+        """Arrow PyCapsule stream of the rows left (consumes them), with the columns of
+        ``Timelog.to_arrow()``: ``pyarrow.table(it)``. Needs pyarrow (the ``arrow`` extra).
+        """
+        from timelog import _export
+        self._check()
+        return _export.iter_arrow_c_stream(self, self._log, requested_schema)
 
     def __reduce_ex__(self, protocol):
         raise TypeError("cannot pickle or copy a TimelogIter: it is a live cursor over a snapshot of its Timelog; pickle the Timelog, or list(it)")
