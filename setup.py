@@ -42,7 +42,7 @@ class BuildExt(build_ext):
             sys.exit("error: TIMELOG_SANITIZE needs gcc or clang")
         san = sanitizer_flags(SANITIZE)
         # sanitizer flags come last, so their -O1 -g win over the release -O3 -g0
-        flags = ["/std:c++20", "/O2"] if msvc else ["-std=c++20", "-O3", "-g0", "-pthread"] + san
+        flags = ["/std:c++20", "/O2"] if msvc else ["-std=c++20", "-O3", "-g0", "-pthread", "-Wall", "-Wextra"] + san
         for ext in self.extensions:
             ext.extra_compile_args = flags + ext.extra_compile_args
             ext.extra_link_args = ([] if msvc else ["-pthread"] + san) + ext.extra_link_args

@@ -1587,7 +1587,7 @@ cdef class Timelog:
         cdef CStatsEntry e
         cdef size_t k
         global _stats_keys
-        if len(_stats_keys) != entries.size():   # the names are static: decode them once
+        if <size_t>len(_stats_keys) != entries.size():   # the names are static: decode them once
             _stats_keys = [(e.section.decode(), e.name.decode()) for e in entries]
         out = {}
         for k in range(entries.size()):  # the engine's list of counters, in order
