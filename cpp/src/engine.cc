@@ -1,3 +1,5 @@
+// Engine: creation, the writer methods, the worker's lifecycle, fork hooks and stats.
+
 #include "timelog/engine.h"
 
 #include <algorithm>

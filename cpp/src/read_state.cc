@@ -1,3 +1,5 @@
+// ReadState: the sources and tombstones of one version, and the counts and bounds read from them.
+
 #include "read_state.h"
 
 #include <algorithm>

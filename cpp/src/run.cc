@@ -1,3 +1,5 @@
+// Run: an immutable sorted (ts, handle) column pair with its fence, and the merges that build runs.
+
 #include "run.h"
 
 #include <algorithm>

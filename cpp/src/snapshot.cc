@@ -1,3 +1,5 @@
+// Snapshot and Cursor: the public read API over a ReadState.
+
 #include <algorithm>
 
 #include "read_state.h"

@@ -1,3 +1,5 @@
+// Version: the immutable set of layers (memtable, sealed, L0, L1, tombstones) readers pin.
+
 #include "version.h"
 
 #include <algorithm>
