@@ -1,4 +1,4 @@
-// Version: the immutable set of layers (memtable, sealed, L0, L1, tombstones) readers pin.
+// The memtable (columns and read views of its prefix) and the per-version hide sets of tombstones.
 
 #include "version.h"
 
