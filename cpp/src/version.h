@@ -85,9 +85,10 @@ class Memtable {
   const int64_t* ooo_ts() const { return ots_.get(); }
   const uint64_t* ooo_handles() const { return oh_.get(); }
   size_t rows() const {
-    // acquire: pairs with Publish(); rows below the value are complete.
+    // acquire: pairs with PublishRows(); rows below the value are complete.
     return n_.load(std::memory_order_acquire);
   }
+  // acquire: pairs with PublishOoo(); OOO rows below the value are complete.
   size_t ooo_rows() const { return on_.load(std::memory_order_acquire); }
   size_t bytes() const { return (cap_ + ooo_cap_) * 16 + sizeof(*this); }
 
