@@ -3,6 +3,9 @@
 #include "read_state.h"
 
 #include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
 
 namespace timelog {
 
@@ -64,7 +67,33 @@ size_t PrevVisible(const Source& s, size_t pos) {
   return 0;
 }
 
+// floor(a / d) for d > 0, rounding toward -infinity.
+__int128 FloorDiv(__int128 a, int64_t d) {
+  __int128 q = a / d;
+  if (a % d < 0) --q;
+  return q;
+}
+
+// Index of t's bucket on the grid origin + k * every (any int64 t).
+__int128 BucketOf(int64_t t, int64_t origin, int64_t every) {
+  return FloorDiv(static_cast<__int128>(t) - origin, every);
+}
+
 }  // namespace
+
+uint64_t BucketCount(int64_t lo, int64_t hi, int64_t origin, int64_t every) {
+  if (every <= 0) {
+    throw std::invalid_argument("bucket width (every) must be > 0, got " +
+                                std::to_string(every));
+  }
+  if (lo > hi) return 0;
+  // At most 2**64 buckets (every == 1 over the whole range): fits __int128.
+  __int128 n = BucketOf(hi, origin, every) - BucketOf(lo, origin, every) + 1;
+  if (n > static_cast<__int128>(std::numeric_limits<uint64_t>::max())) {
+    return std::numeric_limits<uint64_t>::max();
+  }
+  return static_cast<uint64_t>(n);
+}
 
 void SourceVisible(const Source& s, size_t b, size_t e,
                    std::vector<IdxRange>* out) {
@@ -252,6 +281,66 @@ void ReadState::Equal(int64_t t, std::vector<uint64_t>* out) const {
     SourceVisible(s, b, e, &vis);
     const uint64_t* h = s.run->handles();
     for (const IdxRange& r : vis) out->insert(out->end(), h + r.b, h + r.e);
+  }
+}
+
+void ReadState::CountBy(int64_t lo, int64_t hi, int64_t origin, int64_t every,
+                        int64_t* starts, uint64_t* counts,
+                        size_t nbuckets) const {
+  std::fill(counts, counts + nbuckets, 0);
+  if (lo > hi || nbuckets == 0) return;
+  const __int128 q0 = BucketOf(lo, origin, every);
+  if (starts != nullptr) {
+    // Bucket starts after the first lie in (lo, hi]: they fit int64.
+    __int128 s = origin + q0 * every;
+    for (size_t k = 0; k < nbuckets; ++k, s += every) {
+      starts[k] = s < kMinTs ? kMinTs : static_cast<int64_t>(s);
+    }
+  }
+  std::vector<Source> srcs;
+  Gather(lo, hi, &srcs);
+  std::vector<IdxRange> vis;
+  for (const Source& src : srcs) {
+    const Run& r = *src.run;
+    const int64_t* ts = r.ts();
+    size_t b = r.LowerBound(lo);
+    size_t e = hi == kMaxTs ? r.size() : r.UpperBoundFrom(b, hi);
+    if (b >= e) continue;
+    vis.clear();
+    if (!src.hide && !src.idx_hide) {
+      vis.push_back({b, e});
+    } else {
+      SourceVisible(src, b, e, &vis);
+    }
+    // Walk the non-empty buckets of this source: each step finds the end of
+    // the bucket holding row `pos` by binary search, then counts the visible
+    // rows of [pos, end) from the visible ranges (never row by row). Every
+    // step consumes at least one row, so steps <= min(rows, buckets).
+    size_t vi = 0;
+    while (vi < vis.size()) {
+      size_t pos = vis[vi].b;
+      const __int128 q = BucketOf(ts[pos], origin, every);
+      const size_t k = static_cast<size_t>(q - q0);
+      const __int128 next = origin + (q + 1) * every;  // next bucket's start
+      const size_t last = vis.back().e;
+      size_t end = next > hi ? last
+                             : static_cast<size_t>(
+                                   std::lower_bound(ts + pos, ts + last,
+                                                    static_cast<int64_t>(next)) -
+                                   ts);
+      uint64_t c = 0;
+      while (vi < vis.size() && vis[vi].b < end) {
+        size_t from = std::max(vis[vi].b, pos);
+        size_t to = std::min(vis[vi].e, end);
+        c += to - from;
+        if (vis[vi].e > end) {
+          vis[vi].b = end;  // the rest of this range starts the next step
+          break;
+        }
+        ++vi;
+      }
+      counts[k] += c;
+    }
   }
 }
 

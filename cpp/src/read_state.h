@@ -42,6 +42,10 @@ class ReadState {
   std::optional<int64_t> Ceil(int64_t t) const;
   std::optional<int64_t> Floor(int64_t t) const;
   void Equal(int64_t t, std::vector<uint64_t>* out) const;
+  // Snapshot::CountBy without the argument checks (counts[0..nbuckets) are
+  // zeroed first). REQUIRES: every > 0, nbuckets == BucketCount(...).
+  void CountBy(int64_t lo, int64_t hi, int64_t origin, int64_t every,
+               int64_t* starts, uint64_t* counts, size_t nbuckets) const;
 
   const Version& version() const { return *v_; }
   // Keeps the runs referenced by Sources alive.

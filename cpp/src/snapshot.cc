@@ -1,6 +1,9 @@
 // Snapshot and Cursor: the public read API over a ReadState.
 
 #include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "read_state.h"
 #include "timelog/engine.h"
@@ -22,6 +25,23 @@ std::optional<int64_t> Snapshot::Floor(int64_t t) const {
 bool Snapshot::Contains(int64_t t) const { return rep_->st.Count(t, t) > 0; }
 void Snapshot::Equal(int64_t t, std::vector<uint64_t>* out) const {
   rep_->st.Equal(t, out);
+}
+
+void Snapshot::CountBy(int64_t lo, int64_t hi, int64_t origin, int64_t every,
+                       int64_t* starts, uint64_t* counts,
+                       size_t nbuckets) const {
+  uint64_t want = BucketCount(lo, hi, origin, every);  // checks every > 0
+  if (want != nbuckets) {
+    throw std::invalid_argument(
+        "CountBy: nbuckets is " + std::to_string(nbuckets) + ", the range has " +
+        std::to_string(want) + " buckets");
+  }
+  rep_->st.CountBy(lo, hi, origin, every, starts, counts, nbuckets);
+}
+
+size_t Snapshot::Gather(int64_t lo, int64_t hi, bool reverse, int64_t* ts,
+                        uint64_t* handles, size_t cap) const {
+  return MakeCursor(rep_->st, lo, hi, reverse)->NextColumns(ts, handles, cap);
 }
 
 std::vector<PageSpan> Snapshot::PageSpans(int64_t lo, int64_t hi) const {
@@ -63,6 +83,43 @@ struct SrcState {
   size_t pos;                 // forward: next row; reverse: one past next row
 };
 
+// Where Cursor::Rep's merge loops put the rows they take: `take` rows of a
+// run starting at row `pos` (forward) or ending just before it (reverse),
+// written from output row `at` on.
+struct RecordSink {
+  Record* out;
+  void Forward(const int64_t* ts, const uint64_t* h, size_t pos, size_t take,
+               size_t at) const {
+    for (size_t j = 0; j < take; ++j) out[at + j] = {ts[pos + j], h[pos + j]};
+  }
+  void Reverse(const int64_t* ts, const uint64_t* h, size_t pos, size_t take,
+               size_t at) const {
+    for (size_t j = 0; j < take; ++j) {
+      out[at + j] = {ts[pos - 1 - j], h[pos - 1 - j]};
+    }
+  }
+};
+
+// Two separate columns; a null column is skipped.
+struct ColumnSink {
+  int64_t* ts;
+  uint64_t* h;
+  void Forward(const int64_t* src_ts, const uint64_t* src_h, size_t pos,
+               size_t take, size_t at) const {
+    if (ts) std::memcpy(ts + at, src_ts + pos, take * sizeof(int64_t));
+    if (h) std::memcpy(h + at, src_h + pos, take * sizeof(uint64_t));
+  }
+  void Reverse(const int64_t* src_ts, const uint64_t* src_h, size_t pos,
+               size_t take, size_t at) const {
+    if (ts) {
+      for (size_t j = 0; j < take; ++j) ts[at + j] = src_ts[pos - 1 - j];
+    }
+    if (h) {
+      for (size_t j = 0; j < take; ++j) h[at + j] = src_h[pos - 1 - j];
+    }
+  }
+};
+
 }  // namespace
 
 struct Cursor::Rep {
@@ -89,11 +146,22 @@ struct Cursor::Rep {
       }
     }
   }
-  size_t NextForward(Record* out, size_t cap);
-  size_t NextReverse(Record* out, size_t cap);
+  template <class Sink>
+  size_t NextForward(const Sink& sink, size_t cap);
+  template <class Sink>
+  size_t NextReverse(const Sink& sink, size_t cap);
+  // Cursor::Next / NextColumns: the next up to cap rows into `sink`.
+  template <class Sink>
+  size_t Take(const Sink& sink, size_t cap, uint64_t* remaining) {
+    if (cap == 0 || *remaining == 0) return 0;
+    size_t n = reverse ? NextReverse(sink, cap) : NextForward(sink, cap);
+    *remaining -= std::min<uint64_t>(n, *remaining);
+    return n;
+  }
 };
 
-size_t Cursor::Rep::NextForward(Record* out, size_t cap) {
+template <class Sink>
+size_t Cursor::Rep::NextForward(const Sink& sink, size_t cap) {
   size_t filled = 0;
   const size_t k = srcs.size();
   while (filled < cap) {
@@ -131,11 +199,7 @@ size_t Cursor::Rep::NextForward(Record* out, size_t cap) {
       end = lim;
     }
     size_t take = std::min(end - s.pos, cap - filled);
-    const uint64_t* h = s.run->handles();
-    for (size_t j = 0; j < take; ++j) {
-      out[filled + j].ts = ts[s.pos + j];
-      out[filled + j].handle = h[s.pos + j];
-    }
+    sink.Forward(ts, s.run->handles(), s.pos, take, filled);
     filled += take;
     s.pos += take;
     Fix(s);
@@ -143,7 +207,8 @@ size_t Cursor::Rep::NextForward(Record* out, size_t cap) {
   return filled;
 }
 
-size_t Cursor::Rep::NextReverse(Record* out, size_t cap) {
+template <class Sink>
+size_t Cursor::Rep::NextReverse(const Sink& sink, size_t cap) {
   size_t filled = 0;
   const size_t k = srcs.size();
   while (filled < cap) {
@@ -179,11 +244,7 @@ size_t Cursor::Rep::NextReverse(Record* out, size_t cap) {
       begin = lim;
     }
     size_t take = std::min(s.pos - begin, cap - filled);
-    const uint64_t* h = s.run->handles();
-    for (size_t j = 0; j < take; ++j) {
-      out[filled + j].ts = ts[s.pos - 1 - j];
-      out[filled + j].handle = h[s.pos - 1 - j];
-    }
+    sink.Reverse(ts, s.run->handles(), s.pos, take, filled);
     filled += take;
     s.pos -= take;
     Fix(s);
@@ -195,11 +256,11 @@ Cursor::Cursor() : rep_(new Rep) {}
 Cursor::~Cursor() = default;
 
 size_t Cursor::Next(Record* out, size_t cap) {
-  if (cap == 0 || remaining_ == 0) return 0;
-  size_t n = rep_->reverse ? rep_->NextReverse(out, cap)
-                           : rep_->NextForward(out, cap);
-  remaining_ -= std::min<uint64_t>(n, remaining_);
-  return n;
+  return rep_->Take(RecordSink{out}, cap, &remaining_);
+}
+
+size_t Cursor::NextColumns(int64_t* ts, uint64_t* handles, size_t cap) {
+  return rep_->Take(ColumnSink{ts, handles}, cap, &remaining_);
 }
 
 // Builds a cursor over `st` (which the cursor keeps).

@@ -160,6 +160,24 @@ class Snapshot {
   // insertion order) or, if reverse, descending (ties in reverse insertion
   // order).
   std::unique_ptr<Cursor> Range(int64_t lo, int64_t hi, bool reverse = false) const;
+  // Columnar gather: writes the visible records of [lo, hi] in read order
+  // (as Range(lo, hi, reverse) would return them) to ts[0..) and
+  // handles[0..), at most cap rows; returns how many. Either array may be
+  // null (that column is skipped). Count(lo, hi) rows is the whole range.
+  size_t Gather(int64_t lo, int64_t hi, bool reverse, int64_t* ts,
+                uint64_t* handles, size_t cap) const;
+  // Visible records per time bucket, computed from binary searches over the
+  // sources (no record is visited). Bucket k is
+  //   [start_k, start_k + every) intersected with [lo, hi], where
+  //   start_k = origin + (floor((lo - origin) / every) + k) * every,
+  // k = 0 .. nbuckets - 1; floor rounds toward -infinity. counts[k] gets the
+  // number of records in bucket k; if starts is not null, starts[k] gets
+  // start_k, raised to kMinTs for a first bucket that begins below int64.
+  // Throws std::invalid_argument unless every > 0 and nbuckets ==
+  // BucketCount(lo, hi, origin, every). O(s * (b + t) * log n) for s sources,
+  // b non-empty buckets of a source and t applicable tombstones.
+  void CountBy(int64_t lo, int64_t hi, int64_t origin, int64_t every,
+               int64_t* starts, uint64_t* counts, size_t nbuckets) const;
   // Immutable pages (sealed runs, L0 and L1 runs) overlapping [lo, hi],
   // clipped to it. Physical: NOT filtered by tombstones; the active memtable
   // is not included.
@@ -181,6 +199,9 @@ class Cursor {
   Cursor& operator=(const Cursor&) = delete;
   // Fills out[0..cap) with the next records; returns how many (0 = done).
   size_t Next(Record* out, size_t cap);
+  // The same into columns: ts[0..n) and handles[0..n); either may be null
+  // (that column is not written).
+  size_t NextColumns(int64_t* ts, uint64_t* handles, size_t cap);
   // Visible records not yet returned. O(1).
   uint64_t Remaining() const { return remaining_; }
 
@@ -192,6 +213,12 @@ class Cursor {
   std::unique_ptr<Rep> rep_;
   uint64_t remaining_ = 0;
 };
+
+// Number of buckets [origin + k * every, origin + (k + 1) * every) that
+// [lo, hi] touches (see Snapshot::CountBy), saturated at UINT64_MAX (every = 1
+// over the whole int64 range is 2**64 buckets). 0 if lo > hi. Throws
+// std::invalid_argument if every <= 0. Exact integer arithmetic, no overflow.
+uint64_t BucketCount(int64_t lo, int64_t hi, int64_t origin, int64_t every);
 
 class Engine {
  public:
