@@ -1,7 +1,7 @@
 """One adapter per library, so every workload is written once.
 
 An adapter makes logs (``new(profile)``) that support the subset of the timelog API the
-workloads use: ``extend(pairs)``, ``append(ts, obj)``, ``log[ts] = obj``, ``log[ts]``,
+workloads use: ``extend(pairs)``, ``append(ts, obj)``, ``log[ts] = obj``, ``log.at(ts)``,
 ``log[a:b]``, ``iter(log)``, ``delete(t1, t2)``, ``cutoff(ts)``, ``flush()``, ``len``.
 Both ``timelog`` (this package) and ``timelog-lib`` (PyPI) import as ``timelog`` and
 share ``TimelogAdapter``; they differ only in the interpreter that runs the worker.

@@ -38,7 +38,7 @@ def targets(p: dict) -> list[Target]:
         Target(f"extend, 5% out of order ({n})", "extend_ooo5", "extend+flush", 5),
         Target(f"append(ts, obj) loop ({n})", "append_loop", "append+flush", 1.5),
         Target(f"log[ts] = obj loop ({n})", "setitem_loop", "setitem+flush", 1.5),
-        Target(f"log[ts] point lookups ({ln})", "point_lookup", "lookup", 3, 3, 3),
+        Target(f"log.at(ts) point lookups ({ln})", "point_lookup", "lookup", 3, 3, 3),
         Target(f"list(log[a:b]), {p['range_len']} records ({n})", "range_100",
                "range query", 2),
         Target(f"full scan ({n})", "full_scan", "scan", 1.5, 3, 1.5),

@@ -239,7 +239,7 @@ def setitem_loop(lib, p, rec):
 
 # --- reads --------------------------------------------------------------------------
 
-@workload("point_lookup", "log[ts] point lookups (lookup_n records)")
+@workload("point_lookup", "log.at(ts) point lookups (lookup_n records)")
 def point_lookup(lib, p, rec):
     rng = random.Random(p.seed)
     log = build(lib, p.lookup_n)
@@ -248,15 +248,15 @@ def point_lookup(lib, p, rec):
         quiet()
         t0 = clock()
         for k in keys:
-            log[k]
+            log.at(k)
         t1 = clock()
         loud()
         rec.add("lookup", t1 - t0, len(keys))
     for k in keys[:1000]:
-        got = log[k]
-        rec.check("log[ts] is [the stored object]",
+        got = log.at(k)
+        rec.check("log.at(ts) is [the stored object]",
                   len(got) == 1 and got[0] is PAYLOADS[((k - BASE_TS) // STEP) & 7], True)
-    rec.check("log[missing ts]", log[BASE_TS - 1], [])
+    rec.check("log.at(missing ts)", log.at(BASE_TS - 1), [])
     rec.info["records"] = len(log)
     lib.close(log)
 
@@ -484,7 +484,7 @@ def scaling(lib, p, rec):
             pass
         t2 = clock()
         for k in keys:
-            log[k]
+            log.at(k)
         t3 = clock()
         loud()
         rec.add("ingest (extend+flush)", t1 - t0, n)

@@ -168,7 +168,7 @@ OPS = [
     ("iterate", _iterate, None),
     ("range in batches", _drain_iter_in_steps, None),
     ("reversed", lambda log, p: list(reversed(log)), None),
-    ("point lookup", lambda log, p: log[70], None),
+    ("point lookup", lambda log, p: log.at(70), None),
     ("len, min, max, next, prev", lambda log, p: (len(log), log.min_ts(), log.max_ts(),
                                                   log.next_ts(5), log.prev_ts(5)), None),
     ("contains", lambda log, p: 70 in log, None),

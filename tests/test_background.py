@@ -67,7 +67,7 @@ def test_background_random_ops_match_model(ops, compaction, window, debt):
             assert len(log) == len(m)
             assert log.min_ts() == m.min_ts() and log.max_ts() == m.max_ts()
             for t in m.timestamps()[:5]:
-                assert log[t] == m.at(t)
+                assert log.at(t) == m.at(t)
                 assert log.next_ts(t) == m.next_ts(t)
                 assert log.prev_ts(t) == m.prev_ts(t)
 
@@ -282,7 +282,7 @@ CHAOS = textwrap.dedent(
                     for sp in log.views(t, t + 500):
                         memoryview(sp).tolist(); list(sp.objects()); sp.close()
                 elif r < 0.8:
-                    log[t]; t in log; len(log); log.next_ts(t); log.prev_ts(t); log.stats()
+                    log.at(t); t in log; len(log); log.next_ts(t); log.prev_ts(t); log.stats()
                 elif r < 0.83:
                     log.flush()
                 elif r < 0.86:

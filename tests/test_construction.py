@@ -59,7 +59,7 @@ def test_time_unit_values_and_auto_timestamps(unit):
         after = time.time_ns() // div
         ts = log.min_ts()
         assert before <= ts <= after
-        assert log[ts] == [o]
+        assert log.at(ts) == [o]
 
 
 @pytest.mark.parametrize("mode", ["background", "disabled"])
@@ -116,7 +116,7 @@ def test_good_option_values(name, value):
         log = Timelog(maintenance=mode, **{name: value})
         try:
             log.append(5, "x")
-            assert log[5] == ["x"]
+            assert log.at(5) == ["x"]
         finally:
             log.close()
 
@@ -248,7 +248,7 @@ def test_presets(preset, mode, policy):
         assert log.maintenance_mode == mode
         assert log.busy_policy == policy
         log.append(1, "a")
-        assert log[1] == ["a"]
+        assert log.at(1) == ["a"]
     finally:
         log.close()
 
@@ -347,7 +347,7 @@ def test_memtable_allocation_failure_names_the_option():
             print("no error")
         log = Timelog(memtable_max_bytes=1 << 20)   # the process is still usable
         log.append(1, "x")
-        print(log[1])
+        print(log.at(1))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, env={**os.environ, "PYTHONPATH": _import_root()})

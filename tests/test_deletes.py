@@ -33,7 +33,7 @@ def _ts(log):
 def test_point_delete(log):
     log.delete(3)
     assert 3 not in log
-    assert log[3] == []
+    assert log.at(3) == []
     assert len(log) == 18
     assert _ts(log) == sorted([i for i in range(10) if i != 3] * 2)
 
@@ -59,12 +59,12 @@ def test_range_delete_t1_gt_t2(log):
 def test_range_delete_t1_eq_t2_noop(log):
     log.delete(5, 5)
     assert len(log) == 20
-    assert log[5] == ["a5", "b5"]
+    assert log.at(5) == ["a5", "b5"]
 
 
 def test_del_item(log):
     del log[4]
-    assert log[4] == []
+    assert log.at(4) == []
     assert len(log) == 18
 
 
@@ -138,11 +138,11 @@ def test_delete_bad_range_bound(log, bad):
 def test_sequenced_delete_then_insert(log):
     log.delete(5)
     log.append(5, "c5")
-    assert log[5] == ["c5"]
+    assert log.at(5) == ["c5"]
     log.flush()
-    assert log[5] == ["c5"]
+    assert log.at(5) == ["c5"]
     run_maintenance(log)
-    assert log[5] == ["c5"]
+    assert log.at(5) == ["c5"]
     assert len(log) == 19
 
 
@@ -153,13 +153,13 @@ def test_sequenced_insert_delete_insert_across_layers():
         log.delete(1)
         log.flush()
         log.append(1, "second")
-        assert log[1] == ["second"]
+        assert log.at(1) == ["second"]
         run_maintenance(log)
-        assert log[1] == ["second"]
+        assert log.at(1) == ["second"]
         log.delete(0, 2)
         log.append(1, "third")
         run_maintenance(log)
-        assert log[1] == ["third"]
+        assert log.at(1) == ["third"]
         assert len(log) == 1
 
 

@@ -213,7 +213,7 @@ def test_parent_unaffected_keeps_writing_and_its_worker_runs():
     worker_flushes_without_help(log, 2000)         # its worker still runs
     log.compact()
     until(lambda: log.stats()["operational"]["compactions_total"] > 0, "a compaction")
-    assert len(log) == 7000 and 5000 in log and log[5000] == [5000]
+    assert len(log) == 7000 and 5000 in log and log.at(5000) == [5000]
     assert list(log[1998:2002]) == [(t, t) for t in range(1998, 2002)]
     log.close()
     assert log.closed
@@ -307,7 +307,7 @@ def _mp_target(q):
     log = _MP_LOG
     log.extend((t, t) for t in range(100, 3100))
     worker_flushes_without_help(log, 10_000)
-    q.put((len(log), log[50], log.maintenance_mode))
+    q.put((len(log), log.at(50), log.maintenance_mode))
     log.close()
 
 

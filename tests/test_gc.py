@@ -445,7 +445,7 @@ def test_finalizer_in_the_cycle_may_use_the_log(mode):
         def __del__(self):
             try:
                 self.log.append(99, "from __del__")
-                seen.append((len(self.log), self.log[99]))
+                seen.append((len(self.log), self.log.at(99)))
             except TimelogError as e:
                 seen.append(e)
 

@@ -55,7 +55,7 @@ def test_no_refcount_leak_over_100k_ops():
                 pass
             ops += 2
         elif r < 0.65:
-            x = log[ts]
+            x = log.at(ts)
             del x
             ops += 1
         elif r < 0.70:

@@ -42,7 +42,14 @@ CLOSED_CALLS = [
     ("delitem", lambda lg: lg.__delitem__(1)),
     ("delslice", lambda lg: lg.__delitem__(slice(None, None))),
     ("cutoff", lambda lg: lg.cutoff(1)),
-    ("getitem", lambda lg: lg[1]),
+    ("count", lambda lg: lg.count()),
+    ("first", lambda lg: lg.first()),
+    ("last", lambda lg: lg.last()),
+    ("asof", lambda lg: lg.asof(1)),
+    ("nearest", lambda lg: lg.nearest(1)),
+    ("count_by", lambda lg: lg.count_by(10)),
+    ("timestamps", lambda lg: lg.timestamps()),
+    ("to_numpy", lambda lg: lg.to_numpy()),
     ("at", lambda lg: lg.at(1)),
     ("slice", lambda lg: lg[1:2]),
     ("iter", lambda lg: iter(lg)),
@@ -187,7 +194,7 @@ def test_start_maintenance_twice():
         log.start_maintenance()
         log.start_maintenance()
         log.append(1, "a")
-        assert log[1] == ["a"]
+        assert log.at(1) == ["a"]
 
 
 def test_stop_without_start():
@@ -196,7 +203,7 @@ def test_stop_without_start():
         log.stop_maintenance()
         log.append(1, "a")
         log.flush()
-        assert log[1] == ["a"]
+        assert log.at(1) == ["a"]
 
 
 def test_stop_twice_background():

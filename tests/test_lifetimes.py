@@ -97,7 +97,7 @@ def test_refcounts_after_iterating():
         del it
         gc.collect()
         for t in range(300):
-            log[t]
+            log.at(t)
         list(reversed(log))
         list(log.range(10, 20))
         assert refs(objs) == [b + 1 for b in base]

@@ -183,7 +183,7 @@ def test_background_maintenance_round_trip():
     assert back.maintenance_mode == "background"
     assert _rows(back) == _rows(log)
     back.append(5, "still writable")
-    assert back[5][-1] == "still writable"
+    assert back.at(5)[-1] == "still writable"
     _close_all(back, log)
 
 
@@ -260,9 +260,9 @@ def test_payload_referring_to_its_log():
     holder.log = log
     log.append(1, holder)
     back = pickle.loads(pickle.dumps(log))
-    assert back[1][0].log is back
+    assert back.at(1)[0].log is back
     deep = copy.deepcopy(log)
-    assert deep[1][0].log is deep and deep[1][0] is not holder
+    assert deep.at(1)[0].log is deep and deep.at(1)[0] is not holder
     _close_all(back, deep, log)
 
 
@@ -312,7 +312,7 @@ def test_copy_shares_payloads_and_is_independent():
         assert t1 == t2 and o1 is o2
     twin.append(1, "only in twin")
     log.delete(None, None)
-    assert len(log) == 0 and twin[1][-1] == "only in twin"
+    assert len(log) == 0 and twin.at(1)[-1] == "only in twin"
     _close_all(twin, log)
 
 
@@ -326,7 +326,7 @@ def test_deepcopy_copies_payloads_and_honours_memo():
     assert a is b and c[0] is a                 # one object stays one object
     memo = {}
     outer = copy.deepcopy([log, shared], memo)
-    assert outer[0][1][0] is outer[1]            # the same memo across the container
+    assert outer[0].at(1)[0] is outer[1]            # the same memo across the container
     assert copy.deepcopy(log, memo) is outer[0]  # a log already in the memo is reused
     _close_all(deep, outer[0], log)
 

@@ -103,9 +103,9 @@ def test_range_reversed_bounds_empty_or_value_error(pair):
 @pytest.mark.parametrize("t", [0, 1, 3, 4, 9, 10])
 def test_point_reads(pair, t):
     log, m = pair
-    assert log[t] == m.at(t)
     assert log.at(t) == m.at(t)
-    assert isinstance(log[t], list)
+    assert log.at(t) == m.at(t)
+    assert isinstance(log.at(t), list)
     assert list(log.equal(t)) == m.equal(t)
     assert list(log.point(t)) == m.equal(t)
     assert (t in log) == (t in m)
@@ -113,7 +113,7 @@ def test_point_reads(pair, t):
 
 def test_ties_in_insertion_order(pair):
     log, _ = pair
-    assert log[3] == ["c", "c2", "c3"]
+    assert log.at(3) == ["c", "c2", "c3"]
 
 
 def test_len(pair):
@@ -145,7 +145,7 @@ def test_empty_log_reads():
     with Timelog(maintenance="disabled") as log:
         assert list(log) == []
         assert len(log) == 0
-        assert log[5] == []
+        assert log.at(5) == []
         assert 5 not in log
         assert log.min_ts() is None and log.max_ts() is None
         assert log.next_ts(0) is None and log.prev_ts(0) is None
@@ -161,7 +161,7 @@ def test_point_read_bad_ts(pair):
     log, _ = pair
     for bad, exc in [(1.5, TypeError), (True, TypeError), (None, TypeError), (2**63, OverflowError)]:
         with pytest.raises(exc):
-            log[bad]
+            log.at(bad)
         with pytest.raises(exc):
             log.at(bad)
         with pytest.raises(exc):
@@ -182,7 +182,7 @@ def test_extremes_visible_through_unbounded_reads():
             assert list(log.until(INT64_MAX)) == [(INT64_MIN, "lo"), (0, "z")]
             assert list(log[:INT64_MIN]) == []
             assert list(log.range(INT64_MIN, INT64_MAX)) == [(INT64_MIN, "lo"), (0, "z")]
-            assert log[INT64_MAX] == ["hi"] and log[INT64_MIN] == ["lo"]
+            assert log.at(INT64_MAX) == ["hi"] and log.at(INT64_MIN) == ["lo"]
             assert INT64_MAX in log and INT64_MIN in log
             assert list(log.equal(INT64_MAX)) == [(INT64_MAX, "hi")]
             assert log.min_ts() == INT64_MIN and log.max_ts() == INT64_MAX
@@ -207,18 +207,18 @@ def test_equal_timestamps_insertion_order_across_flush_and_compaction():
             log.append(100 + round_, "tail")  # later appends at 5 become out-of-order
             if round_ % 2 == 0:
                 log.flush()
-            assert log[5] == expected
+            assert log.at(5) == expected
         run_maintenance(log)
-        assert log[5] == expected
+        assert log.at(5) == expected
         log.append(5, "last")
         expected.append("last")
-        assert log[5] == expected
+        assert log.at(5) == expected
         assert [o for t, o in log if t == 5] == expected
         assert [o for t, o in log.equal(5)] == expected
         assert [o for t, o in reversed(log) if t == 5] == expected[::-1]
         log.flush()
         run_maintenance(log)
-        assert log[5] == expected
+        assert log.at(5) == expected
 
 
 def test_equal_timestamps_order_with_small_pages():
@@ -234,7 +234,7 @@ def test_equal_timestamps_order_with_small_pages():
         expected.sort(key=lambda r: r[0])  # stable: ties keep insertion order
         assert list(log) == expected
         for t in range(7):
-            assert log[t] == [o for ts, o in expected if ts == t]
+            assert log.at(t) == [o for ts, o in expected if ts == t]
 
 
 def test_contains_after_delete():

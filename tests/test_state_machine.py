@@ -273,7 +273,7 @@ class TimelogMachine(RuleBasedStateMachine):
             assert log.next_ts(t) == m.next_ts(t), ("next_ts", t)
             assert log.prev_ts(t) == m.prev_ts(t), ("prev_ts", t)
             assert (t in log) == (t in m), ("in", t)
-            got = log[t]
+            got = log.at(t)
             exp = m.at(t)
             assert len(got) == len(exp) and all(g is e for g, e in zip(got, exp)), ("at", t)
 

@@ -127,7 +127,7 @@ def test_concurrent_point_reads_and_navigation():
                 hi = log.max_ts()
                 if hi is None:
                     continue
-                assert log[hi] == [hi]
+                assert log.at(hi) == [hi]
                 assert hi in log
                 assert log.prev_ts(hi) in (None, hi - 1)
                 assert log.min_ts() == 0

@@ -143,7 +143,7 @@ def test_reopen_racing_with_reopen_and_extend_keeps_the_winner():
     _join_all(threads)
     assert results["a"] == "reopen() needs a closed Timelog; call close() first"
     assert results["b"] == n
-    assert len(log) == n and log[n - 1] == [payload]
+    assert len(log) == n and log.at(n - 1) == [payload]
     assert sys.getrefcount(payload) == base + n
     log.close()
     assert sys.getrefcount(payload) == base
@@ -165,7 +165,7 @@ def test_option_index_that_reopens_and_appends_loses_nothing():
 
     with pytest.raises(TimelogError, match="needs a closed Timelog"):
         log.reopen(memtable_max_bytes=_SlowIndex(1 << 20, inner))
-    assert log[1] == [payload]
+    assert log.at(1) == [payload]
     assert sys.getrefcount(payload) == base + 1
     log.close()
     assert sys.getrefcount(payload) == base

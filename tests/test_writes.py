@@ -62,14 +62,14 @@ def test_append_auto_timestamp(log):
     log.append(o)
     assert len(log) == 1
     ts = log.min_ts()
-    assert log[ts] == [o]
+    assert log.at(ts) == [o]
 
 
 def test_append_stores_identity_not_copy(log):
     o = [1, 2, 3]
     log.append(1, o)
     log.append(2, o)
-    assert log[1][0] is o and log[2][0] is o
+    assert log.at(1)[0] is o and log.at(2)[0] is o
     (t, got), = list(log[1:2])
     assert got is o
 
@@ -144,8 +144,8 @@ def test_equal_timestamps_keep_insertion_order(log):
     objs = [Obj(i) for i in range(50)]
     for o in objs:
         log.append(7, o)
-    assert log[7] == objs
-    assert all(a is b for a, b in zip(log[7], objs))
+    assert log.at(7) == objs
+    assert all(a is b for a, b in zip(log.at(7), objs))
 
 
 # ----------------------------------------------------------------- extend forms
@@ -205,7 +205,7 @@ def test_extend_large_batch(log):
     log.extend(range(n), range(n))
     assert len(log) == n
     assert log.min_ts() == 0 and log.max_ts() == n - 1
-    assert log[123_456] == [123_456]
+    assert log.at(123_456) == [123_456]
 
 
 def test_extend_extremes(log):
@@ -228,7 +228,7 @@ def test_extend_numpy_strided_and_large(log):
     objs = list(range(len(ts)))
     log.extend(ts, objs)
     assert len(log) == 10_000
-    assert log[2 * 4321] == [4321]
+    assert log.at(2 * 4321) == [4321]
     assert [t for t, _ in log[0:10]] == [0, 2, 4, 6, 8]
 
 
@@ -435,7 +435,7 @@ def test_extend_numpy_readonly_and_reversed_view(log):
     a.flags.writeable = False
     log.extend(a[::-1], list(range(10)))
     assert [t for t, _ in log] == list(range(10))
-    assert log[0] == [9]
+    assert log.at(0) == [9]
 
 
 # ---------------------------------------------------- exotic input objects

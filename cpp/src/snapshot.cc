@@ -126,6 +126,7 @@ struct Cursor::Rep {
   ReadState st;  // keeps the version and memtable views alive
   std::vector<SrcState> srcs;
   bool reverse = false;
+  int64_t lo = 0, hi = -1;  // the range it was made for (Reversed)
   size_t live = 0;
 
   bool Exhausted(const SrcState& s) const { return s.vi >= s.vis.size(); }
@@ -270,6 +271,8 @@ std::unique_ptr<Cursor> MakeCursor(ReadState st, int64_t lo, int64_t hi,
   Cursor::Rep& r = *c->rep_;
   r.st = std::move(st);
   r.reverse = reverse;
+  r.lo = lo;
+  r.hi = hi;
   if (lo > hi) return c;
   std::vector<Source> srcs;
   r.st.Gather(lo, hi, &srcs);
@@ -286,6 +289,10 @@ std::unique_ptr<Cursor> MakeCursor(ReadState st, int64_t lo, int64_t hi,
   }
   c->remaining_ = total;
   return c;
+}
+
+std::unique_ptr<Cursor> Cursor::Reversed() const {
+  return MakeCursor(rep_->st, rep_->lo, rep_->hi, !rep_->reverse);
 }
 
 std::unique_ptr<Cursor> Snapshot::Range(int64_t lo, int64_t hi,

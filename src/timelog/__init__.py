@@ -9,7 +9,7 @@ the Python objects.
 >>> from timelog import Timelog
 >>> with Timelog() as log:
 ...     log[1_700_000_000_000] = {"event": "tick"}
-...     log[1_700_000_000_000]
+...     log.at(1_700_000_000_000)
 [{'event': 'tick'}]
 
 Documentation: ``help(timelog.Timelog)`` for every method; the user guide and the

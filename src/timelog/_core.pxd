@@ -156,6 +156,8 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
 
     cdef cppclass CCursor "timelog::Cursor":
         size_t Next(CRecord* out, size_t cap) except +_translate_cpp_exception
+        size_t NextColumns(int64_t* ts, uint64_t* handles, size_t cap) except +_translate_cpp_exception
+        unique_ptr[CCursor] Reversed() except +_translate_cpp_exception const
         uint64_t Remaining() const
 
     cdef cppclass CSnapshot "timelog::Snapshot":
@@ -169,6 +171,10 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         void Equal(int64_t t, vector[uint64_t]* out) except +_translate_cpp_exception const
         unique_ptr[CCursor] Range(int64_t lo, int64_t hi, cbool reverse) except +_translate_cpp_exception const
         vector[CPageSpan] PageSpans(int64_t lo, int64_t hi) except +_translate_cpp_exception const
+        size_t Gather(int64_t lo, int64_t hi, cbool reverse, int64_t* ts, uint64_t* handles,
+                      size_t cap) except +_translate_cpp_exception const
+        void CountBy(int64_t lo, int64_t hi, int64_t origin, int64_t every, int64_t* starts,
+                     uint64_t* counts, size_t nbuckets) except +_translate_cpp_exception const
 
     cdef cppclass CEngine "timelog::Engine":
         @staticmethod
@@ -209,6 +215,7 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         const CConfig& config() const
 
     CConfig ValidateConfig(const CConfig& config) except +_translate_cpp_exception
+    uint64_t BucketCount(int64_t lo, int64_t hi, int64_t origin, int64_t every) except +_translate_cpp_exception
 
 
 cdef extern from "timelog/retire_stack.h" namespace "timelog" nogil:

@@ -77,6 +77,7 @@ import operator as _operator
 import sys as _sys
 
 from timelog import _options as _optab
+from timelog import _timekeys
 import warnings as _warnings
 from collections.abc import Mapping as _Mapping, Sequence as _Sequence
 
@@ -173,6 +174,7 @@ cdef object _TOKEN = object()       # lets the module create iterators and spans
 cdef enum:
     _ITER_BUF_MAX = 512             # records fetched per Cursor::Next call
     _BIG_BATCH = 65536              # extend commits >= this many records with the GIL released
+    _MAX_BUCKETS = 10000000         # count_by() refuses to make more buckets than this
 
 cdef enum _Policy:
     POLICY_RAISE = 0
@@ -252,42 +254,48 @@ cdef inline bint _ts_exact(PyObject* o, int64_t* out) noexcept:
     return True
 
 
-cdef int64_t _ts_of_slow(object o, object name) except? -1:
+cdef int64_t _ts_of_slow(object o, object name, int64_t unit) except? -1:
+    """Everything but an exact int in int64: ints with ``__index__`` (numpy
+    integers), then the time objects of timelog._timekeys (datetime,
+    numpy.datetime64, pandas.Timestamp) in units of ``unit`` ns."""
     cdef int overflow = 0
     cdef long long v
-    if isinstance(o, bool):
-        raise TypeError(f"{name} must be an int, not bool")
-    if isinstance(o, float):
-        raise TypeError(f"{name} must be an int, not {type(o).__name__}")
+    if isinstance(o, bool) or isinstance(o, float) or isinstance(o, str):
+        raise TypeError(f"{name} must be an int or a time, not {type(o).__name__}: "
+                        f"{_timekeys.HOW}")
     try:
         i = PyNumber_Index(o)
     except TypeError:
-        raise TypeError(f"{name} must be an int (or have __index__), "
-                        f"not {type(o).__name__}") from None
+        i = _timekeys.to_units(o, unit, name)
+        if i is None:
+            raise TypeError(f"{name} must be an int or a time, not {type(o).__name__}: "
+                            f"{_timekeys.HOW}") from None
     v = _PyLong_AsLongLongAndOverflow(<PyObject*>i, &overflow)
     if overflow != 0:
         return _ts_overflow(name)
     return v
 
 
-cdef inline int64_t _ts_of(object o) except? -1:
+cdef inline int64_t _ts_of(object o, int64_t unit) except? -1:
     """Convert a Python timestamp to int64: THE conversion used by every path.
 
     Exact ints take the fast path (_ts_exact, also used directly by the extend
-    loops); bool and float raise TypeError; anything else goes through
-    __index__ (numpy integers); outside int64 raises OverflowError.
+    loops), checked first; bool, float and str raise TypeError; anything else
+    goes through __index__ (numpy integers) or, for time objects, through
+    timelog._timekeys in units of ``unit`` nanoseconds (the log's time_unit);
+    outside int64 raises OverflowError.
     """
     cdef int64_t v
     if _ts_exact(<PyObject*>o, &v):
         return v
-    return _ts_of_slow(o, "timestamp")
+    return _ts_of_slow(o, "timestamp", unit)
 
 
 cdef inline bint _is_slice(object o):
     return PySlice_Check(o)
 
 
-cdef int _slice_bounds(object s, int64_t* lo, int64_t* hi) except -1:
+cdef int _slice_bounds(object s, int64_t unit, int64_t* lo, int64_t* hi) except -1:
     """Half-open slice [start, stop) -> closed [lo, hi]; returns 1 if empty.
 
     None bounds are unbounded and include INT64_MIN / INT64_MAX.
@@ -297,11 +305,11 @@ cdef int _slice_bounds(object s, int64_t* lo, int64_t* hi) except -1:
     cdef int64_t stop
     if step is not None and not (type(step) is int and step == 1):
         raise ValueError(f"slice step must be None or 1, not {step!r}")
-    lo[0] = kMinTs if sl.start is None else _ts_of(sl.start)
+    lo[0] = kMinTs if sl.start is None else _ts_of(sl.start, unit)
     if sl.stop is None:
         hi[0] = kMaxTs
         return 0
-    stop = _ts_of(sl.stop)
+    stop = _ts_of(sl.stop, unit)
     if stop == kMinTs:
         hi[0] = kMinTs
         return 1
@@ -309,18 +317,18 @@ cdef int _slice_bounds(object s, int64_t* lo, int64_t* hi) except -1:
     return 1 if lo[0] > hi[0] else 0
 
 
-cdef int _range_bounds(object t1, object t2, int64_t* lo, int64_t* hi) except -1:
+cdef int _range_bounds(object t1, object t2, int64_t unit, int64_t* lo, int64_t* hi) except -1:
     """Half-open [t1, t2) with None = unbounded -> closed [lo, hi].
 
     Returns 0 for a non-empty range, 1 for t1 == t2 (or stop == INT64_MIN),
     2 for t1 > t2.
     """
     cdef int64_t stop
-    lo[0] = kMinTs if t1 is None else _ts_of(t1)
+    lo[0] = kMinTs if t1 is None else _ts_of(t1, unit)
     if t2 is None:
         hi[0] = kMaxTs
         return 0
-    stop = _ts_of(t2)
+    stop = _ts_of(t2, unit)
     if lo[0] > stop:
         return 2
     if lo[0] == stop:
@@ -596,7 +604,7 @@ cdef class Timelog:
     ...     log[5] = "b"
     ...     log.extend([(7, "c"), (10, "d")])
     ...     print(list(log))
-    ...     print(log[10], len(log), list(log[6:10]))
+    ...     print(log.at(10), len(log), list(log[6:10]))
     [(5, 'b'), (7, 'c'), (10, 'a'), (10, 'd')]
     ['a', 'd'] 4 [(7, 'c')]
     """
@@ -1039,19 +1047,19 @@ cdef class Timelog:
         """
         cdef int64_t t
         if b is _MISSING:
-            t = self._now() if ts is _MISSING else _ts_of(ts)
+            t = self._now() if ts is _MISSING else _ts_of(ts, self._unit_div)
             self._append1(t, a)
         else:
             if ts is not _MISSING:
                 raise TypeError("append() takes append(ts, obj) or append(obj, ts=ts), not both")
-            t = _ts_of(a)
+            t = _ts_of(a, self._unit_div)
             self._append1(t, b)
 
     def __setitem__(self, key, value):
         """``log[ts] = obj`` is ``log.append(ts, obj)`` (it adds, it never replaces)."""
         if _is_slice(key):
             raise TypeError("slice assignment is not supported; use extend()")
-        self._append1(_ts_of(key), value)
+        self._append1(_ts_of(key, self._unit_div), value)
 
     @cython.embedsignature(False)
     def extend(self, data, objects=_MISSING, *, mostly_ordered=None, bint insert_on_error=False):
@@ -1085,7 +1093,7 @@ cdef class Timelog:
         >>> log.extend([(5, "e"), (5.5, "bad")])
         Traceback (most recent call last):
           ...
-        TypeError: timestamp must be an int, not float
+        TypeError: timestamp must be an int or a time, not float: pass an int in the log's time_unit, a datetime.datetime (naive = UTC), a numpy.datetime64 or a pandas.Timestamp
         >>> len(log)
         4
         >>> log.close()
@@ -1161,7 +1169,7 @@ cdef class Timelog:
                                  f"got a {type(item).__name__} of length {n}")
             t = item[0]
             o = item[1]
-            v = _ts_of(t)
+            v = _ts_of(t, self._unit_div)
             if self._has_min_ts and v < self._min_ts:
                 raise ValueError(f"timestamp {v} is below min_ts={self._min_ts}")
         except (TypeError, ValueError, OverflowError):
@@ -1187,6 +1195,14 @@ cdef class Timelog:
         cdef bint guard = self._has_min_ts
         cdef int64_t lo = self._min_ts
         cdef int handled = 0
+        np = _sys.modules.get("numpy")
+        if np is not None and isinstance(tss, np.ndarray) and tss.dtype.kind == "M":
+            # datetime64 column: converted to the time_unit vectorised (exact,
+            # NaT and int64 overflow checked), then copied like an int64 array.
+            tss, kept = _timekeys.datetime64_array_units(tss, self._unit_div, strict)
+            if kept is not None:
+                keep.assign(<uint8_t*>(<Py_ssize_t>kept.ctypes.data),
+                            <uint8_t*>(<Py_ssize_t>kept.ctypes.data) + len(kept))
         if PyObject_CheckBuffer(tss) and not isinstance(tss, (bytes, bytearray, str)):
             handled = _ts_from_buffer(tss, _Fast_SIZE(os), tsv, <vector[uint8_t]*>NULL if strict else &keep)
         if handled:
@@ -1215,7 +1231,7 @@ cdef class Timelog:
                 t = _Fast_ITEM(s, i)
                 if not _ts_exact(t, &v):
                     try:
-                        v = _ts_of(<object>t)
+                        v = _ts_of(<object>t, self._unit_div)
                     except (TypeError, ValueError, OverflowError):
                         if strict:
                             raise
@@ -1312,10 +1328,10 @@ cdef class Timelog:
         cdef int64_t lo, hi
         cdef int kind
         if t2 is _MISSING:
-            lo = _ts_of(t1)
+            lo = _ts_of(t1, self._unit_div)
             self._delete_closed(lo, lo)
             return
-        kind = _range_bounds(t1, t2, &lo, &hi)
+        kind = _range_bounds(t1, t2, self._unit_div, &lo, &hi)
         if kind == 2:
             raise ValueError(f"delete(t1, t2) needs t1 <= t2; got t1={t1!r} > t2={t2!r}")
         if kind == 1:
@@ -1332,7 +1348,7 @@ cdef class Timelog:
             step = sl.step
             if step is not None and not (type(step) is int and step == 1):
                 raise ValueError(f"slice step must be None or 1, not {step!r}")
-            kind = _range_bounds(sl.start, sl.stop, &lo, &hi)
+            kind = _range_bounds(sl.start, sl.stop, self._unit_div, &lo, &hi)
             if kind == 2:
                 raise ValueError(f"del log[t1:t2] needs t1 <= t2; got {sl.start!r} > {sl.stop!r}")
             if kind == 1:
@@ -1340,7 +1356,7 @@ cdef class Timelog:
                 return
             self._delete_closed(lo, hi)
         else:
-            lo = _ts_of(key)
+            lo = _ts_of(key, self._unit_div)
             self._delete_closed(lo, lo)
 
     def cutoff(self, ts):
@@ -1356,7 +1372,7 @@ cdef class Timelog:
         [(5, 'b'), (9, 'c')]
         >>> log.close()
         """
-        cdef int64_t t = _ts_of(ts)
+        cdef int64_t t = _ts_of(ts, self._unit_div)
         cdef CEngine* eng = self._writer()
         cdef CWriteResult r = eng.Cutoff(t)
         self._after_write(r, 0)
@@ -1364,55 +1380,72 @@ cdef class Timelog:
     # ------------------------------------------------------------ reads
 
     def __getitem__(self, key):
-        """``log[ts]`` -> list of the objects at ``ts``; ``log[t1:t2]`` -> ``TimelogIter``.
+        """``log[t1:t2]`` -> ``TimelogIter`` over the half-open time range ``[t1, t2)``.
+
+        A log is not a positional sequence: ``log[k]`` without a slice raises
+        ``TypeError`` (so ``random.choice(log)``, ``numpy.array(log)`` and other
+        code that reads ``seq[i]`` as "position i" cannot silently get the
+        records at timestamp ``i``). The records at one timestamp are
+        ``log.at(ts)``.
 
         >>> from timelog import Timelog
         >>> log = Timelog(maintenance="disabled")
         >>> log.extend([(1, "a"), (2, "b"), (2, "c"), (3, "d")])
-        >>> log[2], log[7]
-        (['b', 'c'], [])
         >>> list(log[2:]), list(log[:2])
         ([(2, 'b'), (2, 'c'), (3, 'd')], [(1, 'a')])
+        >>> log.at(2), log.at(7)
+        (['b', 'c'], [])
+        >>> log[2]
+        Traceback (most recent call last):
+          ...
+        TypeError: Timelog is not a sequence: log[2] would read as position 2; use log.at(2) for the objects at a timestamp, or log[t1:t2] for a time range
         >>> log.close()
         """
         cdef int64_t lo, hi
         cdef int empty
         if _is_slice(key):
-            empty = _slice_bounds(key, &lo, &hi)
+            empty = _slice_bounds(key, self._unit_div, &lo, &hi)
             return self._iter(lo, hi, empty, False)
-        return self._at(_ts_of(key))
+        raise TypeError(f"Timelog is not a sequence: log[{key!r}] would read as position "
+                        f"{key!r}; use log.at({key!r}) for the objects at a timestamp, "
+                        "or log[t1:t2] for a time range")
 
     def at(self, ts):
         """The list of objects stored at exactly ``ts``, in insertion order (``[]`` if none).
 
         Runtime complexity: O(log n) plus the number of results.
         """
-        return self._at(_ts_of(ts))
+        return self._at(_ts_of(ts, self._unit_div))
 
-    def range(self, t1, t2):
+    def range(self, t1, t2, *, bint reverse=False):
         """Iterator over ``[t1, t2)`` (``None`` = unbounded). ``t1 >= t2`` gives nothing.
+
+        ``reverse=True`` yields the same rows last to first: timestamps
+        descending, equal timestamps in reverse insertion order.
 
         >>> from timelog import Timelog
         >>> log = Timelog(maintenance="disabled")
         >>> log.extend((t, t * t) for t in range(6))
         >>> list(log.range(2, 4))
         [(2, 4), (3, 9)]
+        >>> list(log.range(2, 4, reverse=True))
+        [(3, 9), (2, 4)]
         >>> log.close()
         """
         cdef int64_t lo, hi
-        cdef int kind = _range_bounds(t1, t2, &lo, &hi)
-        return self._iter(lo, hi, kind != 0, False)
+        cdef int kind = _range_bounds(t1, t2, self._unit_div, &lo, &hi)
+        return self._iter(lo, hi, kind != 0, reverse)
 
     def since(self, t):
         """Iterator over ``[t, +inf]`` (the largest timestamp included)."""
         cdef int64_t lo, hi
-        cdef int kind = _range_bounds(t, None, &lo, &hi)
+        cdef int kind = _range_bounds(t, None, self._unit_div, &lo, &hi)
         return self._iter(lo, hi, kind != 0, False)
 
     def until(self, t):
         """Iterator over ``[-inf, t)``."""
         cdef int64_t lo, hi
-        cdef int kind = _range_bounds(None, t, &lo, &hi)
+        cdef int kind = _range_bounds(None, t, self._unit_div, &lo, &hi)
         return self._iter(lo, hi, kind != 0, False)
 
     def all(self):
@@ -1421,12 +1454,12 @@ cdef class Timelog:
 
     def equal(self, t):
         """Iterator over the records at exactly ``t``."""
-        cdef int64_t v = _ts_of(t)
+        cdef int64_t v = _ts_of(t, self._unit_div)
         return self._iter(v, v, False, False)
 
     def point(self, t):
         """Alias of ``equal(t)``."""
-        cdef int64_t v = _ts_of(t)
+        cdef int64_t v = _ts_of(t, self._unit_div)
         return self._iter(v, v, False, False)
 
     def __iter__(self):
@@ -1442,7 +1475,7 @@ cdef class Timelog:
 
     def __contains__(self, key):
         """``ts in log``: whether a visible record has timestamp ``ts``."""
-        cdef int64_t t = _ts_of(key)
+        cdef int64_t t = _ts_of(key, self._unit_div)
         return self._reader().Contains(t)
 
     def min_ts(self):
@@ -1463,7 +1496,7 @@ cdef class Timelog:
         (20, None, None)
         >>> log.close()
         """
-        cdef int64_t v = _ts_of(t)
+        cdef int64_t v = _ts_of(t, self._unit_div)
         cdef CEngine* eng = self._reader()
         if v == kMaxTs:
             return None
@@ -1471,11 +1504,239 @@ cdef class Timelog:
 
     def prev_ts(self, t):
         """Largest visible timestamp strictly less than ``t``, or ``None``."""
-        cdef int64_t v = _ts_of(t)
+        cdef int64_t v = _ts_of(t, self._unit_div)
         cdef CEngine* eng = self._reader()
         if v == kMinTs:
             return None
         return _opt(eng.Floor(v - 1))
+
+    # ------------------------------------------------------------ analysis reads
+
+    cdef object _one(self, int64_t lo, int64_t hi, bint reverse):
+        """``(ts, obj)`` of the first row of ``Range(lo, hi, reverse)``, or None.
+
+        One cursor, so one consistent state. The object is referenced (by the
+        cast to ``object``) before any Python code can run: a handle of the
+        current state is a stored record, which only a writer call (GIL) can
+        drop."""
+        cdef CEngine* eng = self._reader()
+        cdef unique_ptr[CCursor] cur
+        cdef CRecord rec
+        if lo > hi:
+            return None
+        cur = move(eng.Range(lo, hi, reverse))
+        if cur.get().Next(&rec, 1) == 0:
+            return None
+        obj = <object><PyObject*>rec.handle
+        return (rec.ts, obj)
+
+    def count(self, t1=None, t2=None):
+        """Number of visible records in ``[t1, t2)`` (``None`` = unbounded).
+
+        ``t1 >= t2`` counts 0. Runtime complexity: O(sources * log n), no scan.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (2, "c"), (5, "d")])
+        >>> log.count(), log.count(2), log.count(2, 5), log.count(5, 2)
+        (4, 3, 2, 0)
+        >>> log.close()
+        """
+        cdef int64_t lo, hi
+        cdef int kind = _range_bounds(t1, t2, self._unit_div, &lo, &hi)
+        cdef CEngine* eng = self._reader()
+        if kind != 0:
+            return 0
+        return eng.Count(lo, hi)
+
+    def first(self):
+        """``(ts, obj)`` of the first visible record in read order (smallest
+        timestamp, among equal timestamps the earliest inserted), or ``None``.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.first() is None
+        True
+        >>> log.extend([(5, "b"), (3, "a"), (3, "a2"), (9, "z"), (9, "z2")])
+        >>> log.first(), log.last()
+        ((3, 'a'), (9, 'z2'))
+        >>> log.close()
+        """
+        return self._one(kMinTs, kMaxTs, False)
+
+    def last(self):
+        """``(ts, obj)`` of the last visible record in read order (largest
+        timestamp, among equal timestamps the latest inserted), or ``None``."""
+        return self._one(kMinTs, kMaxTs, True)
+
+    def asof(self, t):
+        """``(ts, obj)`` of the last visible record with timestamp ``<= t``
+        (among equal timestamps the latest inserted), or ``None``.
+
+        Runtime complexity: O(sources * log n).
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(10, "a"), (20, "b"), (20, "b2")])
+        >>> log.asof(25), log.asof(20), log.asof(19), log.asof(9)
+        ((20, 'b2'), (20, 'b2'), (10, 'a'), None)
+        >>> log.close()
+        """
+        cdef int64_t v = _ts_of(t, self._unit_div)
+        return self._one(kMinTs, v, True)
+
+    def nearest(self, t):
+        """The visible record whose timestamp is closest to ``t`` as ``(ts, obj)``,
+        or ``None`` if the log is empty.
+
+        A tie in distance goes to the earlier timestamp; among equal
+        timestamps the latest inserted wins. Runtime complexity:
+        O(sources * log n); exact at the int64 extremes.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(10, "a"), (20, "b"), (20, "b2")])
+        >>> log.nearest(14), log.nearest(15), log.nearest(16), log.nearest(99)
+        ((10, 'a'), (10, 'a'), (20, 'b2'), (20, 'b2'))
+        >>> log.close()
+        """
+        cdef int64_t v = _ts_of(t, self._unit_div)
+        cdef CEngine* eng = self._reader()
+        cdef shared_ptr[const CSnapshot] snap = eng.GetSnapshot()
+        cdef optional[int64_t] f = snap.get().Floor(v)
+        cdef optional[int64_t] c = snap.get().Ceil(v)
+        cdef int64_t x
+        cdef unique_ptr[CCursor] cur
+        cdef CRecord rec
+        if not f.has_value() and not c.has_value():
+            return None
+        if not c.has_value():
+            x = f.value()
+        elif not f.has_value():
+            x = c.value()
+        else:
+            # Distances in uint64: v - floor and ceil - v are in [0, 2**64).
+            x = f.value() if (<uint64_t>v - <uint64_t>f.value()
+                              <= <uint64_t>c.value() - <uint64_t>v) else c.value()
+        cur = move(snap.get().Range(x, x, True))
+        if cur.get().Next(&rec, 1) == 0:      # cannot happen: x is visible
+            return None
+        obj = <object><PyObject*>rec.handle
+        return (rec.ts, obj)
+
+    def count_by(self, every, t1=None, t2=None, *, origin=0):
+        """Record counts per time bucket: ``(starts, counts)``, two numpy int64 arrays.
+
+        Buckets are ``[origin + k*every, origin + (k+1)*every)`` (``k`` any
+        integer, floor toward -infinity) covering ``[t1, t2)``, ascending,
+        empty buckets included with count 0. A ``None`` bound defaults to the
+        first / last visible record (``t2=None`` counts through the last one);
+        an empty log (or range) gives two empty arrays. A first bucket that
+        begins below ``-2**63`` reports ``-2**63`` as its start.
+
+        ``every`` is an int number of ``time_unit`` or a duration
+        (``datetime.timedelta``, ``numpy.timedelta64``, ``pandas.Timedelta``;
+        a whole number of units); ``every <= 0`` raises ``ValueError``, so does
+        a request for more than 10,000,000 buckets. Bounds and ``origin`` take
+        any timestamp. Counted by the engine with the GIL released, from one
+        snapshot, without touching the payloads (binary searches per source
+        and bucket, not a scan). Needs numpy (``pip install 'timelog[numpy]'``).
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (3, "b"), (4, "c"), (12, "d")])
+        >>> starts, counts = log.count_by(5)
+        >>> starts.tolist(), counts.tolist()
+        ([0, 5, 10], [3, 0, 1])
+        >>> [a.tolist() for a in log.count_by(5, -5, 5, origin=2)]
+        [[-8, -3, 2], [0, 1, 2]]
+        >>> log.close()
+        """
+        from timelog import _export
+        np = _export.require("numpy", "Timelog.count_by()")
+        cdef object e = _timekeys.duration_units(every, self._unit_div)
+        if e <= 0:
+            raise ValueError(f"count_by() needs every > 0, got every={every!r}")
+        if e > kMaxTs:
+            raise OverflowError(f"count_by() every={every!r} does not fit in a signed "
+                                "64-bit integer of the time_unit")
+        cdef int64_t step = e
+        cdef int64_t org = _ts_of(origin, self._unit_div)
+        cdef int64_t lo = kMinTs, hi = kMaxTs, stop
+        cdef bint empty = False
+        if t1 is not None:
+            lo = _ts_of(t1, self._unit_div)
+        if t2 is not None:
+            stop = _ts_of(t2, self._unit_div)
+            if stop <= lo or stop == kMinTs:
+                empty = True
+            else:
+                hi = stop - 1
+        cdef CEngine* eng = self._reader()
+        cdef shared_ptr[const CSnapshot] snap = eng.GetSnapshot()
+        cdef optional[int64_t] first = snap.get().MinTs()
+        cdef optional[int64_t] last = snap.get().MaxTs()
+        if not first.has_value():
+            empty = empty or t1 is None or t2 is None   # a default bound needs a record
+        else:
+            if t1 is None:
+                lo = first.value()
+            if t2 is None:
+                hi = last.value()
+        cdef uint64_t n = 0 if empty or lo > hi else BucketCount(lo, hi, org, step)
+        if n > _MAX_BUCKETS:
+            raise ValueError(f"count_by() would make {n:,} buckets, more than the limit of "
+                             f"{_MAX_BUCKETS:,}; use a larger every or a narrower [t1, t2)")
+        starts = np.empty(n, dtype=np.int64)
+        counts = np.empty(n, dtype=np.int64)
+        cdef int64_t[::1] sv = starts
+        cdef int64_t[::1] cv = counts
+        if n > 0:
+            with nogil:
+                snap.get().CountBy(lo, hi, org, step, &sv[0], <uint64_t*>&cv[0], n)
+        return starts, counts
+
+    def timestamps(self, t1=None, t2=None):
+        """The timestamps of the visible records in ``[t1, t2)`` as a numpy int64
+        array, in read order, from one snapshot (no Python object per row;
+        gathered by the engine with the GIL released). Needs numpy
+        (``pip install 'timelog[numpy]'``).
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(3, "c"), (1, "a"), (2, "b")])
+        >>> log.delete(2)
+        >>> log.timestamps(), log.timestamps(2)
+        (array([1, 3]), array([3]))
+        >>> log.close()
+        """
+        cdef int64_t lo, hi
+        cdef int kind = _range_bounds(t1, t2, self._unit_div, &lo, &hi)
+        return self._iter(lo, hi, kind != 0, False)._columns(False, "Timelog.timestamps()")
+
+    def to_numpy(self, t1=None, t2=None):
+        """``(timestamps, objects)`` of the visible records in ``[t1, t2)``: an int64
+        array and an object array of equal length, in read order, from one
+        snapshot (tombstones applied, memtable and out-of-order rows included).
+
+        The objects are the stored objects themselves (not copies); the object
+        array owns its references, so it outlives ``close()``. Needs numpy
+        (``pip install 'timelog[numpy]'``).
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> payload = {"k": 1}
+        >>> log.extend([(2, payload), (1, "a")])
+        >>> ts, objs = log.to_numpy()
+        >>> ts, objs
+        (array([1, 2]), array(['a', {'k': 1}], dtype=object))
+        >>> objs[1] is payload
+        True
+        >>> log.close()
+        """
+        cdef int64_t lo, hi
+        cdef int kind = _range_bounds(t1, t2, self._unit_div, &lo, &hi)
+        return self._iter(lo, hi, kind != 0, False)._columns(True, "Timelog.to_numpy()")
 
     def views(self, t1=None, t2=None):
         """``PageSpanIter`` over the immutable pages overlapping ``[t1, t2)``.
@@ -1497,7 +1758,7 @@ cdef class Timelog:
         """
         cdef CEngine* eng
         cdef int64_t lo, hi
-        cdef int kind = _range_bounds(t1, t2, &lo, &hi)
+        cdef int kind = _range_bounds(t1, t2, self._unit_div, &lo, &hi)
         self._reader()
         cdef PageSpanIter it = PageSpanIter.__new__(PageSpanIter, _TOKEN)
         cdef shared_ptr[const CSnapshot] snap
@@ -1769,7 +2030,7 @@ cdef class Timelog:
         >>> log = Timelog(maintenance="disabled")
         >>> log.append(1, ["payload"])
         >>> twin = copy.copy(log)
-        >>> twin[1][0] is log[1][0]
+        >>> twin.at(1)[0] is log.at(1)[0]
         True
         >>> twin.close(); log.close()
         """
@@ -1786,7 +2047,7 @@ cdef class Timelog:
         >>> shared = ["payload"]
         >>> log.extend([(1, shared), (2, shared)])
         >>> twin = copy.deepcopy(log)
-        >>> a, b = twin[1][0], twin[2][0]
+        >>> a, b = twin.at(1)[0], twin.at(2)[0]
         >>> a == shared, a is shared, a is b
         (True, False, True)
         >>> twin.close(); log.close()
@@ -1837,7 +2098,7 @@ cdef class Timelog:
         >>> log = Timelog(maintenance="disabled", time_unit="s")
         >>> log.append(5, "x"); log.save(path); log.close()
         >>> loaded = Timelog.load(path, maintenance="background")
-        >>> loaded.time_unit, loaded.maintenance_mode, loaded[5]
+        >>> loaded.time_unit, loaded.maintenance_mode, loaded.at(5)
         ('s', 'background', ['x'])
         >>> loaded.close()
         """
@@ -2169,6 +2430,7 @@ cdef class TimelogIter:
     cdef tuple _last                 # the last row, recycled when unshared
     cdef int64_t _lo, _hi            # the closed range [_lo, _hi] it was created for
     cdef bint _reverse
+    cdef bint _started               # rows were fetched from the cursor (reversed() refuses)
 
     def __cinit__(self, *args, **kwargs):
         if len(args) != 1 or args[0] is not _TOKEN or kwargs:
@@ -2219,6 +2481,7 @@ cdef class TimelogIter:
                     f"could not allocate the iterator's row buffer: {self._cap} rows x "
                     f"{sizeof(CRecord)} bytes")
         self._pos = 0
+        self._started = True
         self._n = self._cursor.get().Next(self._buf, self._cap)
         if self._n == 0:
             self._finish()
@@ -2307,6 +2570,132 @@ cdef class TimelogIter:
             _incref(<PyObject*>row)
             _PyList_SET_ITEM(<PyObject*>out, i, <PyObject*>row)
         return out
+
+    def __reversed__(self):
+        """``reversed(it)``: the same rows last to first, from the same snapshot.
+
+        Only for an iterator that has not yielded anything yet (``it`` itself is
+        left as it is); on one that has, ``TypeError``.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (2, "c")])
+        >>> it = log[1:]
+        >>> list(reversed(it)), list(it)
+        ([(2, 'c'), (2, 'b'), (1, 'a')], [(1, 'a'), (2, 'b'), (2, 'c')])
+        >>> reversed(it)
+        Traceback (most recent call last):
+          ...
+        TypeError: reversed() needs a TimelogIter that has not yielded anything yet; this one has: use log.range(t1, t2, reverse=True) or reversed(log)
+        >>> log.close()
+        """
+        cdef TimelogIter it
+        self._check()
+        if self._started:
+            raise TypeError("reversed() needs a TimelogIter that has not yielded anything "
+                            "yet; this one has: use log.range(t1, t2, reverse=True) or "
+                            "reversed(log)")
+        it = TimelogIter.__new__(TimelogIter, _TOKEN)
+        self._check()                   # the allocation may have run finalizers
+        it._log = self._log
+        it._epoch = self._epoch
+        it._reverse = not self._reverse
+        it._lo, it._hi = self._lo, self._hi
+        if self._closed or self._cursor.get() == NULL:
+            it._closed = True
+            return it
+        it._cursor = move(self._cursor.get().Reversed())
+        self._log._pins += 1
+        it._pinned = True
+        return it
+
+    def to_numpy(self):
+        """``(timestamps, objects)`` of the rows this iterator has left, as
+        ``Timelog.to_numpy()`` returns them (int64 array, object array owning
+        its references); consumes the iterator. Needs numpy.
+
+        >>> from timelog import Timelog
+        >>> log = Timelog(maintenance="disabled")
+        >>> log.extend([(1, "a"), (2, "b"), (3, "c")])
+        >>> it = reversed(log)
+        >>> next(it)
+        (3, 'c')
+        >>> it.to_numpy()
+        (array([2, 1]), array(['b', 'a'], dtype=object))
+        >>> it.closed
+        True
+        >>> log.close()
+        """
+        return self._columns(True, "TimelogIter.to_numpy()")
+
+    cdef object _columns(self, bint objects, str what):
+        """The rows left as an int64 array (``objects`` False) or as ``(int64
+        array, object array)``; consumes the iterator.
+
+        The buffered rows are copied first; the cursor then fills the columns
+        with the GIL released. It is moved out of the iterator beforehand, so
+        another thread using the iterator meanwhile finds it exhausted. Until the
+        objects are referenced the log is pinned (a drain may not release a
+        payload that an old snapshot's handle still names), and a close() of the
+        log during the gather is detected through the epoch."""
+        from timelog import _export
+        np = _export.require("numpy", what)
+        cdef Timelog log = self._log
+        cdef uint64_t epoch = self._epoch
+        cdef size_t m, rem, total, i, got = 0
+        cdef unique_ptr[CCursor] cur
+        cdef uint64_t* hbuf = NULL
+        cdef int64_t* tsp
+        cdef PyObject** data
+        cdef PyObject* o
+        cdef PyObject* old
+        self._check()
+        m = self._n - self._pos if not self._closed else 0
+        rem = self._cursor.get().Remaining() if (not self._closed and self._cursor.get() != NULL) else 0
+        total = m + rem
+        ts = np.empty(total, dtype=np.int64)
+        objs = np.empty(total, dtype=object) if objects else None
+        cdef int64_t[::1] tv = ts
+        if objects and total > 0:
+            hbuf = <uint64_t*>malloc(total * sizeof(uint64_t))
+            if hbuf == NULL:
+                raise MemoryError(f"could not allocate the handle column for {what}: "
+                                  f"{total} rows x 8 bytes")
+        log._pins += 1                  # our own pin, released in the finally
+        try:
+            self._check()               # the allocations may have run finalizers
+            tsp = &tv[0] if total > 0 else NULL
+            for i in range(m):
+                tsp[i] = self._buf[self._pos + i].ts
+                if hbuf != NULL:
+                    hbuf[i] = self._buf[self._pos + i].handle
+            self._pos = self._n
+            self._started = True
+            cur.swap(self._cursor)
+            self._finish()              # drops the iterator's pin; ours keeps drains off
+            got = m
+            if rem > 0:
+                with nogil:
+                    got += cur.get().NextColumns(tsp + m, hbuf + m if hbuf != NULL else NULL, rem)
+            cur.reset()
+            if log._closed or log._epoch != epoch:
+                raise TimelogError("Timelog was closed during the read")
+            if got != total:            # cannot happen: Remaining() is exact
+                raise TimelogError(f"{what}: the engine returned {got} of {total} rows")
+            if not objects:
+                return ts
+            if total > 0:
+                data = <PyObject**><Py_ssize_t>objs.ctypes.data
+                for i in range(total):
+                    o = <PyObject*>hbuf[i]
+                    _incref(o)
+                    old = data[i]
+                    data[i] = o
+                    _decref(old)        # None: runs no code
+            return ts, objs
+        finally:
+            free(hbuf)
+            log._unpin(epoch)
 
     def close(self):
         """Release the snapshot now (idempotent). Further ``next()`` raises ``StopIteration``."""

@@ -83,9 +83,15 @@ def _bucket_counts(log, every, t1, t2):
     """``(starts, counts)``: int64 ndarrays of the buckets ``[start, start + every)``
     (aligned to multiples of ``every``) holding records of ``[t1, t2)``, ascending;
     buckets without records may be left out."""
-    if hasattr(log, "count_by"):
-        return log.count_by(every, t1, t2)
     np = require("numpy", "counting timelog records per bucket")
+    if hasattr(log, "count_by"):
+        try:
+            starts, counts = log.count_by(every, t1, t2)
+        except ValueError:          # too many buckets for count_by: count the records
+            pass
+        else:
+            full = counts > 0
+            return starts[full], counts[full]
     ts, _ = _columns(log, t1, t2)
     starts, counts = np.unique(ts // every, return_counts=True)
     return starts * every, counts.astype(np.int64)

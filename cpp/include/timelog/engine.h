@@ -202,6 +202,9 @@ class Cursor {
   // The same into columns: ts[0..n) and handles[0..n); either may be null
   // (that column is not written).
   size_t NextColumns(int64_t* ts, uint64_t* handles, size_t cap);
+  // A new cursor over the same snapshot and range in the opposite direction,
+  // from its start (however far this one has advanced). O(s * log n).
+  std::unique_ptr<Cursor> Reversed() const;
   // Visible records not yet returned. O(1).
   uint64_t Remaining() const { return remaining_; }
 
