@@ -142,6 +142,50 @@ class RefModel:
         i = bisect.bisect_left(tss, t)
         return tss[i - 1] if i > 0 else None
 
+    # ------------------------------------------------------------ analysis reads
+    def count(self, t1=None, t2=None):
+        return len(self.items(t1, t2))
+
+    def first(self):
+        v = self.items()
+        return v[0] if v else None
+
+    def last(self):
+        v = self.items()
+        return v[-1] if v else None
+
+    def asof(self, t):
+        """Last visible record with ts <= t (equal timestamps: the latest inserted)."""
+        v = [r for r in self.items() if r[0] <= t]
+        return v[-1] if v else None
+
+    def nearest(self, t):
+        """Closest timestamp (ties: the earlier one); among equal ts the latest inserted."""
+        v = self.items()
+        if not v:
+            return None
+        best = min({ts for ts, _ in v}, key=lambda ts: (abs(ts - t), ts))
+        return [r for r in v if r[0] == best][-1]
+
+    def count_by(self, every, t1=None, t2=None, origin=0):
+        """``(starts, counts)`` as lists: buckets [origin + k*every, ...) covering
+        [t1, t2) (None: the first / last visible record), empty buckets included."""
+        tss = [ts for ts, _ in self.items(t1, t2)]
+        v = self.timestamps()
+        if (t1 is None or t2 is None) and not v:
+            return [], []
+        lo = v[0] if t1 is None else t1
+        hi = v[-1] if t2 is None else t2 - 1
+        if lo > hi:
+            return [], []
+        q0 = (lo - origin) // every
+        q1 = (hi - origin) // every
+        counts = [0] * (q1 - q0 + 1)
+        for ts in tss:
+            counts[(ts - origin) // every - q0] += 1
+        starts = [max(INT64_MIN, origin + q * every) for q in range(q0, q1 + 1)]
+        return starts, counts
+
     def snapshot(self, t1=None, t2=None):
         """Frozen copy of what an iterator created now over [t1, t2) must yield."""
         return list(self.items(t1, t2))

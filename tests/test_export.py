@@ -356,11 +356,11 @@ def test_missing_dependency_names_extra(monkeypatch, module, extra, call):
         assert log.stats()["handles"]["pins"] == 0
 
 
-# ---------------------------------------------------------------- the adapters
+# ---------------------------------------------------------------- the columnar primitives
 
 
 class ColumnarLog:
-    """A log with the columnar reads, recording that the adapters use them."""
+    """A log that records the exports' calls into its columnar reads."""
 
     def __init__(self, log):
         self._log = log
@@ -369,42 +369,38 @@ class ColumnarLog:
 
     def to_numpy(self, t1=None, t2=None):
         self.calls.append(("to_numpy", t1, t2))
-        return _export._iter_columns(self._log.range(t1, t2), self._log)
-
-    def count_by(self, every, t1=None, t2=None, *, origin=0):
-        self.calls.append(("count_by", every, t1, t2))
-        return np.array([0], dtype=np.int64), np.array([len(self._log)], dtype=np.int64)
+        return self._log.to_numpy(t1, t2)
 
 
-def test_adapters_prefer_columnar_reads(pd):
+def test_exports_read_through_to_numpy(pd):
     with make() as log:
         log.extend([(1, "a"), (2, "b")])
         fake = ColumnarLog(log)
         assert _export.to_pandas(fake, 1, None, None).tolist() == ["a", "b"]
-        assert _export._bucket_counts(fake, 10, None, None)[1].tolist() == [2]
-    assert fake.calls == [("to_numpy", 1, None), ("count_by", 10, None, None)]
+    assert fake.calls == [("to_numpy", 1, None)]
 
 
-def test_columns_fallback_types():
+def test_columns_types():
     with make() as log:
         rows = [(3, [1, 2]), (1, (3,)), (2, None)]
         log.extend(rows)
-        ts, objs = _export._columns(log, None, None)
+        ts, objs = log.to_numpy()
     assert ts.dtype == np.int64 and objs.dtype == object and objs.shape == (3,)
     assert ts.tolist() == [1, 2, 3]
     assert objs[0] is rows[1][1] and objs[2] is rows[0][1]
 
 
 @pytest.mark.parametrize("every", [1, 3, 10, 1000])
-def test_bucket_counts_fallback(every):
-    stamps = [-25, -11, -10, -1, 0, 0, 9, 10, 11, 999, 1000, 2**40]
+def test_plot_bucket_counts(every):
+    stamps = [-25, -11, -10, -1, 0, 0, 9, 10, 11, 999, 1000, 2**20]
     with make() as log:
         log.extend((t, None) for t in stamps)
-        starts, counts = _export._bucket_counts(log, every, None, None)
+        starts, counts = log.count_by(every)
         expected = {}
         for t in stamps:
             expected[t // every * every] = expected.get(t // every * every, 0) + 1
-        assert dict(zip(starts.tolist(), counts.tolist())) == expected
-        assert starts.tolist() == sorted(expected)
-        starts, counts = _export._bucket_counts(log, every, 0, 11)
+        full = counts > 0
+        assert dict(zip(starts[full].tolist(), counts[full].tolist())) == expected
+        assert counts.sum() == len(stamps)
+        starts, counts = log.count_by(every, 0, 11)
         assert counts.sum() == 4                       # 0, 0, 9, 10

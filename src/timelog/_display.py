@@ -3,7 +3,7 @@ and ``Timelog.plot()`` (plain Python; the methods in ``timelog._core`` delegate 
 
 The HTML view needs nothing but the standard library; ``plot()`` needs
 matplotlib and numpy (the ``plot`` extra). Record counts per bucket come from
-the adapter ``timelog._export._bucket_counts``.
+``Timelog.count_by()`` (the engine's binary searches, no scan of the records).
 """
 
 import datetime as _dt
@@ -214,7 +214,7 @@ def nice_every(span, unit, target=TARGET_BUCKETS):
 
 def plot(log, every, t1, t2, ax):
     """``Timelog.plot()``: see its docstring."""
-    np = _export.require("numpy", "Timelog.plot()", "plot")
+    _export.require("numpy", "Timelog.plot()", "plot")
     if ax is None:
         plt = _export.require("matplotlib.pyplot", "Timelog.plot()")
         _, ax = plt.subplots(figsize=(9, 3))
@@ -228,9 +228,7 @@ def plot(log, every, t1, t2, ax):
                         f"not {type(every).__name__}")
     elif every <= 0:
         raise ValueError(f"plot(every=...) needs a positive int in time_unit ({unit}), got {every}")
-    starts, counts = _export._bucket_counts(log, every, t1, t2)
-    starts = np.asarray(starts, dtype=np.int64)
-    counts = np.asarray(counts, dtype=np.int64)
+    starts, counts = log.count_by(every, t1, t2)
     keep = counts > 0
     starts, counts = starts[keep], counts[keep]
     width_days = every / _PER_SECOND[unit] / 86400

@@ -5,9 +5,9 @@
 methods in ``timelog._core`` that call the functions here. pandas, pyarrow and
 numpy are optional dependencies, imported only when a function needs them.
 
-Every read of the log goes through the adapters in the marked block below
-(``_columns``, ``_iter_columns``, ``_bucket_counts``); nothing else here touches
-the log's read methods.
+The log is read only through its columnar primitives: ``Timelog.to_numpy()``
+and ``TimelogIter.to_numpy()`` (one snapshot, gathered by the engine with the
+GIL released); ``timelog._display`` counts with ``Timelog.count_by()``.
 """
 
 import importlib
@@ -53,58 +53,10 @@ def short_repr(obj, limit=REPR_LIMIT):
     return text
 
 
-# ============================================================================
-# ADAPTERS: the only calls into the log's read primitives.
-#
-# With the columnar reads (Timelog.to_numpy, TimelogIter.to_numpy,
-# Timelog.count_by) present they are used directly; the fallbacks below them
-# serve logs without them and go once every Timelog has them.
-# ============================================================================
-
-def _columns(log, t1, t2):
-    """``(ts, objects)`` of the records in ``[t1, t2)``: an int64 ndarray and an
-    object ndarray holding the stored objects themselves, in read order."""
-    if hasattr(log, "to_numpy"):
-        return log.to_numpy(t1, t2)
-    return _iter_columns(log.range(t1, t2), log)
-
-
-def _iter_columns(it, log):
-    """``(ts, objects)`` of the rows left in ``it``, an iterator of ``log``; consumes them."""
-    if hasattr(it, "to_numpy"):
-        return it.to_numpy()
-    np = require("numpy", "reading timelog columns")
-    ts, objs = log._next_columns(it, len(it))
-    return (np.frombuffer(ts, dtype=np.int64),
-            np.fromiter(objs, dtype=object, count=len(objs)))
-
-
-def _bucket_counts(log, every, t1, t2):
-    """``(starts, counts)``: int64 ndarrays of the buckets ``[start, start + every)``
-    (aligned to multiples of ``every``) holding records of ``[t1, t2)``, ascending;
-    buckets without records may be left out."""
-    np = require("numpy", "counting timelog records per bucket")
-    if hasattr(log, "count_by"):
-        try:
-            starts, counts = log.count_by(every, t1, t2)
-        except ValueError:          # too many buckets for count_by: count the records
-            pass
-        else:
-            full = counts > 0
-            return starts[full], counts[full]
-    ts, _ = _columns(log, t1, t2)
-    starts, counts = np.unique(ts // every, return_counts=True)
-    return starts * every, counts.astype(np.int64)
-
-# ============================================================================
-# end of ADAPTERS
-# ============================================================================
-
-
 def to_pandas(log, t1, t2, name):
     """``Timelog.to_pandas()``: see its docstring."""
     pd = require("pandas", "Timelog.to_pandas()")
-    ts, objs = _columns(log, t1, t2)
+    ts, objs = log.to_numpy(t1, t2)
     index = pd.DatetimeIndex(ts.view(f"datetime64[{unit_of(log)}]"), name="ts")
     return pd.Series(objs, index=index, dtype=object, name=name, copy=False)
 
@@ -145,7 +97,7 @@ def _table(pa, unit, ts, objs):
 def to_arrow(log, t1, t2):
     """``Timelog.to_arrow()``: see its docstring."""
     pa = require("pyarrow", "Timelog.to_arrow()")
-    ts, objs = _columns(log, t1, t2)
+    ts, objs = log.to_numpy(t1, t2)
     return _table(pa, unit_of(log), ts, objs)
 
 
@@ -157,5 +109,5 @@ def arrow_c_stream(log, requested_schema):
 def iter_arrow_c_stream(it, log, requested_schema):
     """``TimelogIter.__arrow_c_stream__``: the rows left in ``it`` (consumed)."""
     pa = require("pyarrow", "TimelogIter.__arrow_c_stream__()")
-    ts, objs = _iter_columns(it, log)
+    ts, objs = it.to_numpy()
     return _table(pa, unit_of(log), ts, objs).__arrow_c_stream__(requested_schema)
