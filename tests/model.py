@@ -167,21 +167,30 @@ class RefModel:
         best = min({ts for ts, _ in v}, key=lambda ts: (abs(ts - t), ts))
         return [r for r in v if r[0] == best][-1]
 
-    def count_by(self, every, t1=None, t2=None, origin=0):
-        """``(starts, counts)`` as lists: buckets [origin + k*every, ...) covering
-        [t1, t2) (None: the first / last visible record), empty buckets included."""
-        tss = [ts for ts, _ in self.items(t1, t2)]
+    def _bucket_range(self, every, t1, t2, origin):
+        """``(q0, q1)``: the first and last bucket index of count_by, or None."""
         v = self.timestamps()
         if (t1 is None or t2 is None) and not v:
-            return [], []
+            return None
         lo = v[0] if t1 is None else t1
         hi = v[-1] if t2 is None else t2 - 1
         if lo > hi:
+            return None
+        return (lo - origin) // every, (hi - origin) // every
+
+    def bucket_count(self, every, t1=None, t2=None, origin=0):
+        r = self._bucket_range(every, t1, t2, origin)
+        return 0 if r is None else r[1] - r[0] + 1
+
+    def count_by(self, every, t1=None, t2=None, origin=0):
+        """``(starts, counts)`` as lists: buckets [origin + k*every, ...) covering
+        [t1, t2) (None: the first / last visible record), empty buckets included."""
+        r = self._bucket_range(every, t1, t2, origin)
+        if r is None:
             return [], []
-        q0 = (lo - origin) // every
-        q1 = (hi - origin) // every
+        q0, q1 = r
         counts = [0] * (q1 - q0 + 1)
-        for ts in tss:
+        for ts, _ in self.items(t1, t2):
             counts[(ts - origin) // every - q0] += 1
         starts = [max(INT64_MIN, origin + q * every) for q in range(q0, q1 + 1)]
         return starts, counts

@@ -1,7 +1,9 @@
 """Hypothesis state machine: Timelog vs the pure-Python reference model.
 
 Random appends, extends, deletes (point / range / unbounded), cutoffs, flushes,
-maint_steps, compactions, iterator creation and partial consumption are applied to a
+maint_steps, compactions, iterator creation and partial consumption, reverse ranges,
+reversed() iterators, count, first/last, asof/nearest, count_by and the numpy
+exports (timestamps, to_numpy, TimelogIter.to_numpy) are applied to a
 disabled-maintenance log with tiny memtable, pages and windows, and to RefModel.
 After every step contents, order (ties in insertion order), len, navigation and the
 snapshot of every live iterator are checked.
@@ -15,6 +17,11 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from timelog import Timelog, TimelogBusyError
+
+try:
+    import numpy                    # count_by and the numpy exports
+except ImportError:  # pragma: no cover
+    numpy = None
 
 try:
     from model import INT64_MAX, INT64_MIN, Obj, RefModel, examples, small_memtable_bytes, small_page_bytes
@@ -223,6 +230,67 @@ class TimelogMachine(RuleBasedStateMachine):
             it, exp = reversed(self.log), m.items()[::-1]
         assert len(it) == len(exp)
         self.iters.append([it, list(exp)])
+
+    @rule(a=bounds, b=bounds, reverse=st.booleans())
+    def reverse_range(self, a, b, reverse):
+        exp = self.model.items(a, b)
+        it = self.log.range(a, b, reverse=reverse)
+        if reverse:
+            exp = exp[::-1]
+        back = reversed(it)                 # not advanced: the other direction, same snapshot
+        assert list(back) == exp[::-1]
+        got = list(it)
+        assert len(got) == len(exp) and all(g[0] == e[0] and g[1] is e[1] for g, e in zip(got, exp))
+        if got:
+            with pytest.raises(TypeError):
+                reversed(it)
+
+    # ------------------------------------------------------------ analysis reads
+    @rule(a=bounds, b=bounds)
+    def count(self, a, b):
+        assert self.log.count(a, b) == self.model.count(a, b)
+
+    @rule(t=timestamps)
+    def point_analysis(self, t):
+        m, log = self.model, self.log
+        for got, exp in ((log.first(), m.first()), (log.last(), m.last()),
+                         (log.asof(t), m.asof(t)), (log.nearest(t), m.nearest(t))):
+            assert (got is None) == (exp is None), (got, exp)
+            if got is not None:
+                assert got[0] == exp[0] and got[1] is exp[1], (got, exp)
+
+    @precondition(lambda self: numpy is not None)
+    @rule(every=st.one_of(st.integers(1, 20), st.sampled_from([2**61, 2**62, INT64_MAX])),
+          a=bounds, b=bounds, origin=timestamps)
+    def count_by(self, every, a, b, origin):
+        n = self.model.bucket_count(every, a, b, origin)
+        if n > 10_000_000:
+            with pytest.raises(ValueError, match="buckets"):
+                self.log.count_by(every, a, b, origin=origin)
+            return
+        if n > 2000:                       # the model enumerates buckets: keep it small
+            return
+        starts, counts = self.log.count_by(every, a, b, origin=origin)
+        assert (starts.tolist(), counts.tolist()) == self.model.count_by(every, a, b, origin)
+
+    @precondition(lambda self: numpy is not None)
+    @rule(a=bounds, b=bounds, form=st.sampled_from(["timestamps", "to_numpy", "iter"]), skip=st.integers(0, 3))
+    def export_numpy(self, a, b, form, skip):
+        exp = self.model.items(a, b)
+        if form == "timestamps":
+            assert self.log.timestamps(a, b).tolist() == [t for t, _ in exp]
+            return
+        if form == "to_numpy":
+            ts, objs = self.log.to_numpy(a, b)
+        else:
+            it = self.log.range(a, b)
+            for _ in range(min(skip, len(exp))):
+                next(it)
+            exp = exp[min(skip, len(exp)):]
+            ts, objs = it.to_numpy()
+            assert it.closed
+        assert ts.tolist() == [t for t, _ in exp]
+        assert len(objs) == len(exp) and all(g is e for g, (_, e) in zip(objs, exp))
 
     @precondition(lambda self: self.iters)
     @rule(i=st.integers(0, 5), n=st.integers(0, 7), how=st.sampled_from(["next", "batch", "close"]))
