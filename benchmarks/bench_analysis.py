@@ -18,13 +18,12 @@ figures to a file.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
-import statistics
 import sys
-import time
+
+from bench_export import timed      # median of repeats, each after gc.collect()
 
 BASE = 1_700_000_000_000
 
@@ -42,17 +41,6 @@ def build(n):
         pass
     log.extend(range(BASE + body, BASE + n), payloads[body:])   # stays in the memtable
     return log
-
-
-def timed(fn, repeats):
-    samples, out = [], None
-    for _ in range(repeats):
-        out = None
-        gc.collect()
-        t0 = time.perf_counter()
-        out = fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples), out
 
 
 def fmt(s):
