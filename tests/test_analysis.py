@@ -3,6 +3,7 @@ numpy exports (timestamps, to_numpy, TimelogIter.to_numpy), against the model,
 in every storage layer, at the int64 extremes, with bad input and refcounts."""
 
 import gc
+import os
 import random
 import sys
 import threading
@@ -402,3 +403,46 @@ def test_not_a_positional_sequence():
         assert log.at(5) == ["x"] and log.at(0) == []
         arr = np.array(log, dtype=object)         # numpy iterates logical records
         assert arr.shape == (3, 2) and arr[0].tolist() == [1, "b"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX-only")
+@pytest.mark.filterwarnings("ignore:.*use of fork\\(\\) may lead to deadlocks:DeprecationWarning")
+def test_fork_while_another_thread_runs_gil_free_reads():
+    # count_by and the exports run engine code with the GIL released; a fork in
+    # the middle must leave the child a usable log (no lock inherited locked).
+    from test_fork import run_in_child
+
+    log = Timelog(maintenance="background", busy_policy="silent", memtable_max_bytes=16 << 10)
+    log.extend(range(200_000), [None] * 200_000)
+    log.delete(1000, 2000)                       # tombstones: the reads use hide sets
+    stop = threading.Event()
+    errors = []
+
+    def reader():
+        try:
+            while not stop.is_set():
+                assert log.count_by(1000)[1].sum() == 199_000
+                assert len(log.timestamps()) == 199_000
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    # Import what the reads import lazily before the thread starts: a fork while
+    # another thread is inside its first import leaves the child a module lock
+    # held for ever (a CPython limitation, not the log's).
+    log.count_by(1000), log.to_numpy()
+    th = threading.Thread(target=reader)
+    th.start()
+    try:
+        for _ in range(10):
+            def child():
+                assert log.count_by(1000)[1].sum() == 199_000
+                assert log.count() == 199_000 and len(log.to_numpy()[0]) == 199_000
+                log.append(5, "child")
+                assert log.count(5, 6) == 2
+                log.close()
+            run_in_child(child)
+    finally:
+        stop.set()
+        th.join()
+        log.close()
+    assert not errors, errors

@@ -436,6 +436,57 @@ cdef extern from "<pthread.h>" nogil:
     int pthread_atfork(void (*prepare)() noexcept nogil, void (*parent)() noexcept nogil,
                        void (*child)() noexcept nogil)
 
+# Snapshot calls made with the GIL released (Timelog.count_by) may take a
+# version's cache mutex, which PrepareFork cannot see (engine.h, "Thread
+# safety"): the fork must not happen while one is inside. They pass a gate:
+# _fork_prepare closes it and waits until none is inside; the after-hooks
+# reopen it. The threads inside need no lock to finish, so the wait ends.
+cdef extern from *:
+    """
+    #include <atomic>
+    #include <cstddef>
+    #include <thread>
+    static std::atomic<std::size_t> timelog_gate_inside{0};
+    static std::atomic<bool> timelog_gate_closed{false};
+    // seq_cst on all four accesses: a store-then-load handshake in both
+    // directions (enter: count++ then read the flag; close: set the flag then
+    // read the count). With anything weaker both loads could miss the other
+    // side's store, and a reader would run during the fork.
+    static void timelog_gate_enter() {
+      for (;;) {
+        timelog_gate_inside.fetch_add(1, std::memory_order_seq_cst);
+        if (!timelog_gate_closed.load(std::memory_order_seq_cst)) return;
+        timelog_gate_inside.fetch_sub(1, std::memory_order_seq_cst);
+        // relaxed: only waits for the flag to drop; enter re-checks it seq_cst.
+        while (timelog_gate_closed.load(std::memory_order_relaxed)) {
+          std::this_thread::yield();
+        }
+      }
+    }
+    static void timelog_gate_leave() {
+      // seq_cst (release would do): the read's own work happens-before the
+      // closer's load that sees the count drop.
+      timelog_gate_inside.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    static void timelog_gate_close() {
+      timelog_gate_closed.store(true, std::memory_order_seq_cst);
+      while (timelog_gate_inside.load(std::memory_order_seq_cst) != 0) {
+        std::this_thread::yield();
+      }
+    }
+    static void timelog_gate_open(bool child) {
+      // In the child the threads that were passing the gate do not exist.
+      // relaxed: the child has one thread; the flag store below publishes.
+      if (child) timelog_gate_inside.store(0, std::memory_order_relaxed);
+      // seq_cst: pairs with timelog_gate_enter's load of the flag.
+      timelog_gate_closed.store(false, std::memory_order_seq_cst);
+    }
+    """
+    void _gate_enter "timelog_gate_enter"() noexcept nogil
+    void _gate_leave "timelog_gate_leave"() noexcept nogil
+    void _gate_close "timelog_gate_close"() noexcept nogil
+    void _gate_open "timelog_gate_open"(bint child) noexcept nogil
+
 cdef class Timelog
 
 cdef unordered_set[PyObject*] _live_logs    # every Timelog from __cinit__ to __dealloc__
@@ -451,6 +502,7 @@ cdef void _fork_prepare() noexcept nogil:
     cdef size_t i
     if not _fork_armed or not pthread_equal(pthread_self(), _fork_owner):
         return
+    _gate_close()
     for i in range(_fork_engines.size()):
         _fork_engines[i].PrepareFork()
     _fork_prepared = True
@@ -467,6 +519,7 @@ cdef void _fork_after(bint child) noexcept nogil:
             _fork_engines[i].AfterForkChild()
         else:
             _fork_engines[i].AfterForkParent()
+    _gate_open(child)
 
 
 cdef void _fork_parent() noexcept nogil:
@@ -1693,7 +1746,11 @@ cdef class Timelog:
         cdef int64_t[::1] cv = counts
         if n > 0:
             with nogil:
-                snap.get().CountBy(lo, hi, org, step, &sv[0], <uint64_t*>&cv[0], n)
+                _gate_enter()           # no fork while inside (see _fork_prepare)
+                try:
+                    snap.get().CountBy(lo, hi, org, step, &sv[0], <uint64_t*>&cv[0], n)
+                finally:
+                    _gate_leave()
         return starts, counts
 
     def timestamps(self, t1=None, t2=None):

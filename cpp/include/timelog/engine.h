@@ -55,10 +55,13 @@
 //   and the child's engine is a complete, independent copy.
 //   Other threads may keep calling the Engine's reader methods (GetSnapshot,
 //   Count, Range, GetStats, ...; they block between PrepareFork and the
-//   After* call) and Cursor::Next. Snapshot methods are the exception: they
-//   take a lock inside the snapshot's version, which PrepareFork cannot see,
-//   so no other thread may be inside one at the fork (the Python binding
-//   guarantees it: its reads hold the GIL, and so does the forking thread).
+//   After* call) and Cursor::Next / NextColumns (they take no lock).
+//   Snapshot methods (and Cursor::Reversed) are the exception: they take a
+//   lock inside the snapshot's version, which PrepareFork cannot see, so no
+//   other thread may be inside one at the fork (the Python binding guarantees
+//   it: its reads hold the GIL, and so does the forking thread; the one
+//   snapshot call it makes with the GIL released, CountBy, passes a gate that
+//   its fork handler closes and waits on before PrepareFork).
 //   Snapshots, cursors and page spans taken before the fork stay valid on
 //   both sides. If the worker cannot be restarted (thread creation fails),
 //   the engine is left in disabled mode; MaintenanceRunning() tells.
