@@ -246,3 +246,26 @@ def test_int_fast_path_unchanged():
         assert log.timestamps().tolist() == [1, 2, 5, 7]
         with pytest.raises(OverflowError):
             log.append(2**63, "x")
+
+
+def test_datetime64_column_like_pandas_index():
+    class Column:                           # what a naive pandas DatetimeIndex looks like
+        dtype = np.dtype("M8[ns]")
+
+        def __array__(self, dtype=None, copy=None):
+            return np.array([1_500_000_000, -1], dtype="M8[ns]")
+
+        def __len__(self):
+            return 2
+
+    with _log("s") as log:
+        log.extend(Column(), ["a", "b"])
+        assert list(log) == [(-1, "b"), (1, "a")]
+
+
+def test_bad_buffer_messages_say_how():
+    with _log() as log:
+        with pytest.raises(TypeError, match="datetime64"):
+            log.extend(np.array([1.5]), ["a"])
+        with pytest.raises(TypeError, match="datetime64"):
+            log.extend(np.array([True]), ["a"])

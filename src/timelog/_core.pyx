@@ -1249,6 +1249,9 @@ cdef class Timelog:
         cdef int64_t lo = self._min_ts
         cdef int handled = 0
         np = _sys.modules.get("numpy")
+        if (np is not None and not isinstance(tss, np.ndarray)
+                and getattr(getattr(tss, "dtype", None), "kind", None) == "M"):
+            tss = np.asarray(tss)       # pandas DatetimeIndex / Series (naive: datetime64)
         if np is not None and isinstance(tss, np.ndarray) and tss.dtype.kind == "M":
             # datetime64 column: converted to the time_unit vectorised (exact,
             # NaT and int64 overflow checked), then copied like an int64 array.
@@ -2383,9 +2386,11 @@ cdef int _ts_from_buffer(object obj, Py_ssize_t expected, vector[int64_t]* out,
             fmt = fmt[1:]
         if fmt in ("e", "f", "d", "g", "Zf", "Zd"):
             raise TypeError("timestamps must be integers, not a floating-point array "
-                            f"(buffer format {fmt!r})")
+                            f"(buffer format {fmt!r}): pass an integer array in the log's "
+                            "time_unit or a numpy datetime64 array")
         if fmt == "?":
-            raise TypeError("timestamps must be integers, not a bool array")
+            raise TypeError("timestamps must be integers, not a bool array: pass an integer "
+                            "array in the log's time_unit or a numpy datetime64 array")
         if fmt in ("b", "h", "i", "l", "q", "n"):
             signed = True
         elif fmt in ("B", "H", "I", "L", "Q", "N"):
