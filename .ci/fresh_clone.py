@@ -7,6 +7,9 @@
 3. Take the first ```bash block of the clone's README.md and run it with bash, in the
    root of the clone, with that venv activated (so `pip` and `python` are the venv's).
 4. Check the demo's output ends with "closed: True".
+5. Paste the README's Quickstart (its first ```python block) into the venv's
+   interactive interpreter, started in the root of the clone, and check that every
+   line it prints is what the block's `# ...` comment next to the print says.
 Used by the `fresh-clone` tox env.
 """
 import argparse
@@ -19,12 +22,29 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def first_bash_block(readme):
+def first_block(readme, lang):
     with open(readme, encoding="utf-8") as f:
-        m = re.search(r"^```bash\n(.*?)^```", f.read(), re.S | re.M)
+        m = re.search(rf"^```{lang}\n(.*?)^```", f.read(), re.S | re.M)
     if not m:
-        sys.exit(f"no ```bash block in {readme}")
+        sys.exit(f"no ```{lang} block in {readme}")
     return m.group(1).strip()
+
+
+def check_quickstart(block, cwd, env):
+    """Feeds the block to `python -i` as a user pasting it would (a blank line closes
+    each compound statement) and compares the printed lines with the comments."""
+    expected = [m.group(1).strip() for m in re.finditer(r"print\(.*\)\s+#\s*(.*)$", block, re.M)]
+    if not expected:
+        sys.exit("fresh-clone: FAILED, the Quickstart has no `print(...)  # expected` lines")
+    pasted = re.sub(r"\n(?=\S)", "\n\n", block) + "\n\n"   # end blocks before dedents
+    proc = subprocess.run(["python", "-i", "-q"], input=pasted, cwd=cwd, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got = [line for line in proc.stdout.splitlines() if line.strip()]
+    errors = [line for line in proc.stderr.splitlines() if "Error" in line]
+    if proc.returncode != 0 or errors or got != expected:
+        sys.exit("fresh-clone: FAILED, the Quickstart pasted into `python -i` printed\n"
+                 f"{proc.stdout}{proc.stderr[-2000:]}\nexpected:\n" + "\n".join(expected))
+    print(f"fresh-clone: OK, the Quickstart pasted into python -i printed {len(got)} expected lines")
 
 
 def main():
@@ -37,7 +57,7 @@ def main():
         shutil.rmtree(d, ignore_errors=True)
     subprocess.run(["git", "clone", "--quiet", ROOT, clone], check=True)
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-    command = first_bash_block(os.path.join(clone, "README.md"))
+    command = first_block(os.path.join(clone, "README.md"), "bash")
     print("+ (in a fresh clone, venv activated)", command, flush=True)
     env = dict(os.environ)
     for var in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
@@ -53,6 +73,7 @@ def main():
     if not proc.stdout.rstrip().endswith("closed: True"):
         sys.exit("fresh-clone: FAILED, the demo's output does not end with 'closed: True'")
     print(f"fresh-clone: OK, `{command}` works in a fresh clone")
+    check_quickstart(first_block(os.path.join(clone, "README.md"), "python"), clone, env)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from timelog import Timelog, TimelogBusyError
 
 try:
+    from concurrency import Workers
     from model import INT64_MAX, INT64_MIN, Obj, RefModel, examples, small_memtable_bytes, small_page_bytes, wait_until
 except ImportError:  # pragma: no cover
+    from tests.concurrency import Workers
     from tests.model import INT64_MAX, INT64_MIN, Obj, RefModel, examples, small_memtable_bytes, small_page_bytes, wait_until
 
 ts_st = st.one_of(st.integers(-50, 50), st.sampled_from([INT64_MIN, INT64_MAX]), st.integers(INT64_MIN, INT64_MAX))
@@ -118,51 +120,38 @@ def test_snapshots_consistent_under_deletes_and_compaction():
         maintenance_wakeup_ms=1,
         window_size=64,
     )
-    stop = threading.Event()
-    errors = []
+    workers = Workers()
     final = {}
 
     def writer():
-        try:
-            i = 0
-            t0 = time.monotonic()
-            while time.monotonic() - t0 < 1.5:
-                log.extend((j, j) for j in range(i, i + 100))
-                i += 100
-                if i % 1000 == 0:
-                    log.cutoff(i - 700)
-                if i % 3000 == 0:
-                    log.delete(i - 600, i - 500)  # re-deleting inside an already cut range is a no-op
-                    log.compact()
-            final["n"] = i
-        except BaseException as e:  # pragma: no cover
-            errors.append(e)
-        finally:
-            stop.set()
+        i = 0
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:
+            log.extend((j, j) for j in range(i, i + 100))
+            i += 100
+            if i % 1000 == 0:
+                log.cutoff(i - 700)
+            if i % 3000 == 0:
+                log.delete(i - 600, i - 500)  # re-deleting inside an already cut range is a no-op
+                log.compact()
+        final["n"] = i
 
     def reader():
-        try:
-            while not stop.is_set():
-                rows = list(log)
-                ts = [t for t, _ in rows]
-                if ts:
-                    assert all(t == o for t, o in rows)
-                    gaps = [(a, b) for a, b in zip(ts, ts[1:]) if b != a + 1]
-                    # the only allowed hole is the [i-600, i-500) delete, never crossed by cutoff later
-                    for a, b in gaps:
-                        assert (b - a - 1) == 100 and (a + 1) % 100 == 0, f"torn snapshot gap {a}->{b}"
-                    assert len(log) >= 0
-        except BaseException as e:
-            errors.append(e)
-            stop.set()
+        while not workers.stop.is_set():
+            rows = list(log)
+            ts = [t for t, _ in rows]
+            if ts:
+                assert all(t == o for t, o in rows)
+                gaps = [(a, b) for a, b in zip(ts, ts[1:]) if b != a + 1]
+                # the only allowed hole is the [i-600, i-500) delete, never crossed by cutoff later
+                for a, b in gaps:
+                    assert (b - a - 1) == 100 and (a + 1) % 100 == 0, f"torn snapshot gap {a}->{b}"
 
-    ths = [threading.Thread(target=writer), threading.Thread(target=reader), threading.Thread(target=reader)]
-    for t in ths:
-        t.start()
-    for t in ths:
-        t.join(60)
+    workers.start(writer, stops=True)
+    workers.start(reader)
+    workers.start(reader)
     try:
-        assert not errors, errors[0]
+        workers.join()
         n = final["n"]
         cut, hole = 0, None
         for i in range(100, n + 1, 100):

@@ -327,6 +327,11 @@ class TimelogMachine(RuleBasedStateMachine):
         assert len(self.log) == len(exp)
 
     @invariant()
+    def structure_is_well_formed(self):
+        if self.log is not None:
+            self.log._check_invariants()
+
+    @invariant()
     def navigation_matches(self):
         if self.log is None:
             return

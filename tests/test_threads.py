@@ -9,8 +9,10 @@ import pytest
 from timelog import Timelog, TimelogBusyError
 
 try:
+    from concurrency import Workers
     from model import small_memtable_bytes
 except ImportError:  # pragma: no cover
+    from tests.concurrency import Workers
     from tests.model import small_memtable_bytes
 
 
@@ -40,64 +42,50 @@ def test_readers_while_writer_appends_and_worker_compacts():
         maintenance_wakeup_ms=1,
         window_size=1000,
     )
-    stop = threading.Event()
-    errors = []
+    workers = Workers()
     written = [0]
     checks = [0]
 
     def writer():
-        try:
-            seq = 0
-            t0 = time.monotonic()
-            while time.monotonic() - t0 < 1.5:
-                for _ in range(200):
-                    # mostly in order, with collisions and some out-of-order records
-                    ts = seq // 3 if seq % 17 else max(0, seq // 3 - 400)
-                    log.append(ts, (ts, seq))
-                    seq += 1
-                if seq % 2000 < 200:
-                    log.compact()
-            written[0] = seq
-        except BaseException as e:  # pragma: no cover
-            errors.append(e)
-        finally:
-            stop.set()
+        seq = 0
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:
+            for _ in range(200):
+                # mostly in order, with collisions and some out-of-order records
+                ts = seq // 3 if seq % 17 else max(0, seq // 3 - 400)
+                log.append(ts, (ts, seq))
+                seq += 1
+            if seq % 2000 < 200:
+                log.compact()
+        written[0] = seq
 
     def reader(kind):
-        try:
-            prev = 0
-            while not stop.is_set():
-                if kind == "list":
-                    rows = list(log)
-                elif kind == "batch":
-                    it = log.all()
-                    n0 = len(it)
-                    rows = []
-                    while True:
-                        b = it.next_batch(97)
-                        if not b:
-                            break
-                        rows.extend(b)
-                    assert len(rows) == n0
-                else:
-                    rows = list(reversed(log))[::-1]
-                prev = _check_snapshot(rows, prev)
-                n = len(log)
-                assert n >= prev
-                checks[0] += 1
-        except BaseException as e:
-            errors.append(e)
-            stop.set()
+        prev = 0
+        while not workers.stop.is_set():
+            if kind == "list":
+                rows = list(log)
+            elif kind == "batch":
+                it = log.all()
+                n0 = len(it)
+                rows = []
+                while True:
+                    b = it.next_batch(97)
+                    if not b:
+                        break
+                    rows.extend(b)
+                assert len(rows) == n0
+            else:
+                rows = list(reversed(log))[::-1]
+            prev = _check_snapshot(rows, prev)
+            n = len(log)
+            assert n >= prev
+            checks[0] += 1
 
-    threads = [threading.Thread(target=writer)] + [
-        threading.Thread(target=reader, args=(k,)) for k in ("list", "batch", "reversed")
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    workers.start(writer, stops=True)
+    for k in ("list", "batch", "reversed"):
+        workers.start(reader, k)
     try:
-        assert not errors, errors[0]
+        workers.join()
         assert checks[0] > 0
         rows = list(log)
         _check_snapshot(rows, 0)
@@ -109,40 +97,28 @@ def test_readers_while_writer_appends_and_worker_compacts():
 
 def test_concurrent_point_reads_and_navigation():
     log = Timelog(maintenance="background", busy_policy="flush", memtable_max_bytes=small_memtable_bytes() * 4)
-    stop = threading.Event()
-    errors = []
+    workers = Workers()
 
     def writer():
-        try:
-            for i in range(30_000):
-                log.append(i, i)
-        except BaseException as e:  # pragma: no cover
-            errors.append(e)
-        finally:
-            stop.set()
+        for i in range(30_000):
+            log.append(i, i)
 
     def reader():
-        try:
-            while not stop.is_set():
-                hi = log.max_ts()
-                if hi is None:
-                    continue
-                assert log.at(hi) == [hi]
-                assert hi in log
-                assert log.prev_ts(hi) in (None, hi - 1)
-                assert log.min_ts() == 0
-                assert len(log) >= hi + 1
-        except BaseException as e:
-            errors.append(e)
-            stop.set()
+        while not workers.stop.is_set():
+            hi = log.max_ts()
+            if hi is None:
+                continue
+            assert log.at(hi) == [hi]
+            assert hi in log
+            assert log.prev_ts(hi) in (None, hi - 1)
+            assert log.min_ts() == 0
+            assert len(log) >= hi + 1
 
-    ts = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(60)
+    workers.start(writer, stops=True)
+    workers.start(reader)
+    workers.start(reader)
     try:
-        assert not errors, errors[0]
+        workers.join()
         assert len(log) == 30_000
     finally:
         log.close()
@@ -267,24 +243,18 @@ def test_flush_policy_in_threads_commits_everything():
         memtable_max_bytes=small_memtable_bytes(),
         sealed_max_runs=1,
     )
-    errors = []
+    workers = Workers()
     lock = threading.Lock()  # one writer at a time
 
     def writer(base):
-        try:
-            for i in range(5000):
-                with lock:
-                    log.append(base + i, base + i)
-        except BaseException as e:  # pragma: no cover
-            errors.append(e)
+        for i in range(5000):
+            with lock:
+                log.append(base + i, base + i)
 
-    ts = [threading.Thread(target=writer, args=(k * 1_000_000,)) for k in range(3)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(60)
+    for k in range(3):
+        workers.start(writer, k * 1_000_000)
     try:
-        assert not errors
+        workers.join()
         assert len(log) == 15_000
     finally:
         log.close()
@@ -304,12 +274,11 @@ def test_concurrent_unserialized_writes_do_not_crash():
         except Exception as e:  # an exception is acceptable; a crash is not
             errors.append(e)
 
-    ts = [threading.Thread(target=writer, args=(k * 10_000,)) for k in range(3)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(60)
+    workers = Workers()
+    for k in range(3):
+        workers.start(writer, k * 10_000)
     try:
+        workers.join()
         rows = list(log)
         assert [t for t, _ in rows] == sorted(t for t, _ in rows)
     finally:
@@ -344,3 +313,18 @@ def test_close_while_readers_iterate():
     for t in ts:
         t.join(60)
     assert not errors, errors
+
+
+def test_the_thread_helper_reports_failures_and_hangs():
+    # The helper the threaded tests rely on must not hide an error or a stuck thread.
+    w = Workers()
+    w.start(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        w.join()
+    assert w.stop.is_set()
+    release = threading.Event()
+    w = Workers(deadline=0.2)
+    w.start(release.wait)
+    with pytest.raises(AssertionError, match="1 thread"):
+        w.join()
+    release.set()

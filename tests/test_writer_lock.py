@@ -10,20 +10,12 @@ import pytest
 
 from timelog import Timelog, TimelogError
 
+try:
+    from concurrency import Workers
+except ImportError:  # pragma: no cover
+    from tests.concurrency import Workers
+
 DEADLINE = 60.0   # a hang fails the test instead of stalling the run
-
-
-def _start(target, *args):
-    th = threading.Thread(target=target, args=args, daemon=True)
-    th.start()
-    return th
-
-
-def _join_all(threads):
-    end = time.monotonic() + DEADLINE
-    for th in threads:
-        th.join(max(0.0, end - time.monotonic()))
-        assert not th.is_alive(), "a thread is stuck (writer lock never handed over?)"
 
 
 def test_append_is_not_starved_by_flushers_and_a_big_extend():
@@ -32,29 +24,24 @@ def test_append_is_not_starved_by_flushers_and_a_big_extend():
     # count the other writers' calls that completed while one append was waiting.
     # With FIFO hand-off that is a handful; with polling it was hundreds (seconds).
     log = Timelog(maintenance="disabled", busy_policy="silent")
-    stop = threading.Event()
+    workers = Workers(DEADLINE)
     done = [0]                       # other writers' completed calls (GIL-protected +=)
-    errors = []
 
     def flusher():
-        try:
-            while not stop.is_set():
-                log.flush()
-                done[0] += 1
-        except BaseException as e:   # pragma: no cover - reported below
-            errors.append(e)
+        while not workers.stop.is_set():
+            log.flush()
+            done[0] += 1
 
     batch = [(t, None) for t in range(70_000)]
 
     def extender():
-        try:
-            while not stop.is_set():
-                log.extend(batch)
-                done[0] += 1
-        except BaseException as e:   # pragma: no cover
-            errors.append(e)
+        while not workers.stop.is_set():
+            log.extend(batch)
+            done[0] += 1
 
-    threads = [_start(flusher), _start(flusher), _start(extender)]
+    workers.start(flusher)
+    workers.start(flusher)
+    workers.start(extender)
     worst_calls, worst_s = 0, 0.0
     try:
         time.sleep(0.2)              # let the load build up
@@ -64,9 +51,8 @@ def test_append_is_not_starved_by_flushers_and_a_big_extend():
             worst_s = max(worst_s, time.perf_counter() - t0)
             worst_calls = max(worst_calls, done[0] - before)
     finally:
-        stop.set()
-        _join_all(threads)
-    assert not errors, errors
+        workers.stop.set()
+        workers.join()
     print(f"worst append wait: {worst_s * 1e3:.1f} ms, {worst_calls} other calls completed")
     # 3 other writers: at most 3 calls queued ahead, plus each may complete one more
     # call between the hand-off and this thread getting the GIL back.
@@ -90,11 +76,12 @@ def test_close_waits_for_a_nogil_flush_and_later_writers_see_closed():
         except TimelogError as e:
             outcome.append(str(e))
 
-    th = _start(writer)
+    workers = Workers(DEADLINE)
+    workers.start(writer)
     started.wait(DEADLINE)
     time.sleep(0.05)
     log.close()
-    _join_all([th])
+    workers.join()
     assert outcome == ["Timelog is closed"]
     assert log.closed
 
@@ -139,8 +126,10 @@ def test_reopen_racing_with_reopen_and_extend_keeps_the_winner():
         log.extend(range(n), [payload] * n)
         results["b"] = len(log)
 
-    threads = [_start(reopen_a), _start(reopen_b_and_extend)]
-    _join_all(threads)
+    workers = Workers(DEADLINE)
+    workers.start(reopen_a)
+    workers.start(reopen_b_and_extend)
+    workers.join()
     assert results["a"] == "reopen() needs a closed Timelog; call close() first"
     assert results["b"] == n
     assert len(log) == n and log.at(n - 1) == [payload]
@@ -210,12 +199,10 @@ _OPS = {
 def test_close_reopen_loop_against_another_thread(op):
     # One thread closes and reopens in a loop while another writes or reads; every
     # call either works on an open engine or raises TimelogError. At the end, every
-    # reference the log took is back (nothing freed twice, nothing leaked), and the
-    # log holds exactly what the last reopen's engine was given.
+    # reference the log took is back (nothing freed twice, nothing leaked).
     log = Timelog(maintenance="background", busy_policy="flush")
     payload = object()
-    stop = threading.Event()
-    errors = []
+    workers = Workers(DEADLINE)
     objs = [payload] * (70_000 if op == "extend" else 2_000)
     log.extend(range(len(objs)), objs)
     base = sys.getrefcount(payload) - len(objs)
@@ -223,25 +210,21 @@ def test_close_reopen_loop_against_another_thread(op):
 
     def writer():
         i = 0
-        while not stop.is_set():
+        while not workers.stop.is_set():
             try:
                 body(log, i, payload, objs)
             except TimelogError:
                 pass
-            except BaseException as e:   # pragma: no cover - reported below
-                errors.append(e)
-                return
             i += 1
 
-    th = _start(writer)
+    workers.start(writer)
     try:
         for _ in range(30):
             time.sleep(0.003)
             log.close()
             log.reopen()
     finally:
-        stop.set()
-        _join_all([th])
-    assert not errors, errors
+        workers.stop.set()
+        workers.join()
     log.close()
     assert sys.getrefcount(payload) == base

@@ -2,6 +2,8 @@
 
 #include "timelog/engine.h"
 
+#include "invariants.h"
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -440,6 +442,14 @@ std::unique_ptr<Cursor> Engine::Range(int64_t lo, int64_t hi,
   rep_->InitReadState(&st);
   LeaveReadOnExit leave(*rep_);
   return MakeCursor(std::move(st), lo, hi, reverse);
+}
+
+std::string Engine::CheckInvariants() const {
+  const Rep& r = *rep_;
+  ReadState st;
+  r.InitReadState(&st);
+  LeaveReadOnExit leave(r);
+  return timelog::CheckInvariants(st.version());
 }
 
 Stats Engine::GetStats() const {

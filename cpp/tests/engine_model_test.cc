@@ -83,6 +83,7 @@ class ModelRunner {
       op_ = step;
       DoRandomOp();
       CheckAgainstModel();
+      CheckStructure();
       CheckDrops();
       if (step % 97 == 0) CheckOldSnapshots();
       if (::testing::Test::HasFatalFailure() || failures_ > 20) return;
@@ -91,6 +92,7 @@ class ModelRunner {
     if (p_.background) e_->StopMaintenance();
     testing_util::SettleAll(e_.get());
     CheckAgainstModel();
+    CheckStructure();
     CheckDrops();
     CheckOldSnapshots();
     EXPECT_EQ(hook_violations_, 0u);
@@ -119,6 +121,15 @@ class ModelRunner {
   }
 
  private:
+  // The engine's own structural invariants, after every step.
+  void CheckStructure() {
+    const std::string bad = e_->CheckInvariants();
+    if (!bad.empty()) {
+      ADD_FAILURE() << "step " << op_ << ": " << bad;
+      ++failures_;
+    }
+  }
+
   int64_t RandTs() {
     uint64_t r = rng_() % 100;
     if (p_.extremes && r < 2) {

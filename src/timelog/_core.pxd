@@ -12,6 +12,7 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libcpp cimport bool as cbool
 from libcpp.memory cimport shared_ptr, unique_ptr
 from libcpp.optional cimport optional
+from libcpp.string cimport string
 from libcpp.vector cimport vector
 
 
@@ -209,6 +210,7 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         void Equal(int64_t t, vector[uint64_t]* out) except +_translate_cpp_exception const
         unique_ptr[CCursor] Range(int64_t lo, int64_t hi, cbool reverse) except +_translate_cpp_exception const
         CStats GetStats() except +_translate_cpp_exception const
+        string CheckInvariants() except +_translate_cpp_exception const
 
         void CollectHandles(vector[uint64_t]* out) except +_translate_cpp_exception
 

@@ -4,9 +4,9 @@ import datetime
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Literal, SupportsIndex, TypedDict, overload
+from typing import Any, ClassVar, Literal, SupportsIndex, TypedDict, final, overload
 
-from typing_extensions import Self, Unpack
+from typing_extensions import Self, Unpack, disjoint_base
 
 TimeUnit = Literal["s", "ms", "us", "ns"]
 MaintenanceMode = Literal["background", "disabled"]
@@ -103,7 +103,9 @@ class Stats(TypedDict):
     operational: OperationalStats
     handles: HandleStats
 
+@disjoint_base
 class Timelog:
+    __signature__: ClassVar[Any]  # inspect.Signature of Timelog(**options)
     def __init__(
         self,
         *,
@@ -145,18 +147,16 @@ class Timelog:
     @property
     def alloc_failures(self) -> int: ...
     # writes
+    # append(obj), append(obj, ts=T) or append(T, obj)
     @overload
-    def append(self, obj: Any, /) -> None: ...
+    def append(self, a: Any, *, ts: Timestamp = ...) -> None: ...
     @overload
-    def append(self, obj: Any, /, *, ts: Timestamp) -> None: ...
-    @overload
-    def append(self, ts: Timestamp, obj: Any, /) -> None: ...
+    def append(self, a: Timestamp, b: Any) -> None: ...
     def __setitem__(self, key: Timestamp, value: Any) -> None: ...
     @overload
     def extend(
         self,
-        pairs: Iterable[Sequence[Any]],
-        /,
+        data: Iterable[Sequence[Any]],
         *,
         mostly_ordered: bool | None = None,
         insert_on_error: bool = False,
@@ -164,14 +164,13 @@ class Timelog:
     @overload
     def extend(
         self,
-        timestamps: Sequence[Timestamp] | Any,
+        data: Sequence[Timestamp] | Any,
         objects: Sequence[Any],
-        /,
         *,
         mostly_ordered: bool | None = None,
         insert_on_error: bool = False,
     ) -> None: ...
-    def delete(self, t1: Timestamp | None, t2: Timestamp | None = ..., /) -> None: ...
+    def delete(self, t1: Timestamp | None, t2: Timestamp | None = ...) -> None: ...
     def __delitem__(self, key: Timestamp | slice) -> None: ...
     def cutoff(self, ts: Timestamp) -> None: ...
     # reads
@@ -244,6 +243,7 @@ class Timelog:
         tb: TracebackType | None,
     ) -> Literal[False]: ...
 
+@final
 class TimelogIter(Iterator[Row]):
     def __iter__(self) -> Self: ...
     def __next__(self) -> Row: ...
@@ -263,6 +263,7 @@ class TimelogIter(Iterator[Row]):
         tb: TracebackType | None,
     ) -> Literal[False]: ...
 
+@final
 class PageSpanIter(Iterator[PageSpan]):
     def __iter__(self) -> Self: ...
     def __next__(self) -> PageSpan: ...
@@ -278,6 +279,7 @@ class PageSpanIter(Iterator[PageSpan]):
         tb: TracebackType | None,
     ) -> Literal[False]: ...
 
+@final
 class PageSpan:
     @property
     def start_ts(self) -> int | None: ...
@@ -299,12 +301,14 @@ class PageSpan:
         tb: TracebackType | None,
     ) -> Literal[False]: ...
 
+@final
 class PageSpanObjectsView(Sequence[Any]):
     def __len__(self) -> int: ...
     @overload
-    def __getitem__(self, key: SupportsIndex) -> Any: ...
+    def __getitem__(self, key: SupportsIndex, /) -> Any: ...
     @overload
-    def __getitem__(self, key: slice) -> list[Any]: ...
+    def __getitem__(self, key: slice, /) -> list[Any]: ...
     def __iter__(self) -> Iterator[Any]: ...
 
-__all__: Final[list[str]]
+__all__ = ["Timelog", "TimelogError", "TimelogBusyError", "TimelogIter", "PageSpan",
+           "PageSpanIter", "PageSpanObjectsView"]

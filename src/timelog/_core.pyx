@@ -1927,6 +1927,18 @@ cdef class Timelog:
         }
         return out
 
+    def _check_invariants(self):
+        """Check the engine's structural invariants (sorted runs with exact search
+        indexes, disjoint L1 windows holding only their own records, tombstone
+        bookkeeping, memtable bounds); raise ``AssertionError`` naming the first
+        violation. O(records); for tests."""
+        cdef CEngine* eng = self._reader()
+        cdef string bad
+        with nogil:
+            bad = eng.CheckInvariants()
+        if not bad.empty():
+            raise AssertionError(f"timelog invariant violated: {bad.decode()}")
+
     # ------------------------------------------------------------ lifecycle
 
     cdef int _detach(self, vector[uint64_t]* held, vector[uint64_t]* retired) except -1:

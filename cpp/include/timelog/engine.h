@@ -309,6 +309,11 @@ class Engine {
   // without allocating a Snapshot. The cursor keeps what it reads alive.
   std::unique_ptr<Cursor> Range(int64_t lo, int64_t hi, bool reverse = false) const;
   Stats GetStats() const;
+  // Checks the structure's invariants on the current version (runs sorted and
+  // their search index exact, L1 windows sorted, disjoint and holding only their
+  // own records, tombstone sequence bookkeeping, memtable bounds); returns "" or
+  // the first violation. Reader method, O(records): for tests.
+  std::string CheckInvariants() const;
 
   // ---- teardown helpers
   // Stops maintenance, then appends every handle still physically stored
