@@ -6,15 +6,16 @@ import gc
 import os
 import random
 import sys
-import threading
 
 import pytest
 
 from timelog import Timelog, TimelogError
 
 try:
+    from concurrency import Workers
     from model import INT64_MAX, INT64_MIN, Obj, RefModel, run_maintenance, small_memtable_bytes
 except ImportError:  # pragma: no cover
+    from tests.concurrency import Workers
     from tests.model import INT64_MAX, INT64_MIN, Obj, RefModel, run_maintenance, small_memtable_bytes
 
 np = pytest.importorskip("numpy")
@@ -246,22 +247,21 @@ def test_count_by_big_log_with_another_thread_running():
     # The engine call runs with the GIL released; another Python thread keeps running.
     with Timelog(maintenance="disabled") as log:
         log.extend(range(0, 2_000_000, 2), [None] * 1_000_000)
-        done = threading.Event()
+        workers = Workers()
         ticks = []
 
         def other():
-            while not done.is_set():
+            while not workers.stop.is_set():
                 ticks.append(1)
 
-        th = threading.Thread(target=other)
-        th.start()
-        try:
+        def counter():
             for _ in range(3):
                 s, c = log.count_by(1, 0, 2_000_000)
-                assert c.sum() == 1_000_000
-        finally:
-            done.set()
-            th.join()
+                assert c.sum() == 1_000_000 and len(s) == 2_000_000
+
+        workers.start(other)
+        workers.start(counter, stops=True)
+        workers.join()
 
 
 # ---------------------------------------------------------------- numpy exports
@@ -361,15 +361,14 @@ def test_to_numpy_concurrent_with_writer():
     # is one consistent snapshot (sorted, no deleted range half-applied).
     with Timelog(maintenance="background", busy_policy="silent") as log:
         log.extend(range(10_000), range(10_000))
+        workers = Workers()
 
         def writer():
             for t in range(10_000, 110_000, 1000):
                 log.extend(range(t, t + 1000), range(t, t + 1000))
                 log.delete(t, t + 500)
 
-        th = threading.Thread(target=writer)
-        th.start()
-        try:
+        def exporter():
             for _ in range(20):
                 ts, objs = log.to_numpy()
                 assert (np.diff(ts) >= 0).all()
@@ -380,8 +379,10 @@ def test_to_numpy_concurrent_with_writer():
                 late = ts[ts >= 10_000]
                 undeleted = set((late[(late % 1000) < 500] // 1000).tolist())
                 assert undeleted <= {int(late.max()) // 1000} if len(late) else not undeleted
-        finally:
-            th.join()
+
+        workers.start(writer)
+        workers.start(exporter)
+        workers.join()
         assert log.count() == 10_000 + 100 * 500
 
 
@@ -410,39 +411,37 @@ def test_not_a_positional_sequence():
 def test_fork_while_another_thread_runs_gil_free_reads():
     # count_by and the exports run engine code with the GIL released; a fork in
     # the middle must leave the child a usable log (no lock inherited locked).
-    from test_fork import run_in_child
+    try:
+        from test_fork import run_in_child
+    except ImportError:  # pragma: no cover
+        from tests.test_fork import run_in_child
 
     log = Timelog(maintenance="background", busy_policy="silent", memtable_max_bytes=16 << 10)
     log.extend(range(200_000), [None] * 200_000)
     log.delete(1000, 2000)                       # tombstones: the reads use hide sets
-    stop = threading.Event()
-    errors = []
+    workers = Workers()
 
     def reader():
-        try:
-            while not stop.is_set():
-                assert log.count_by(1000)[1].sum() == 199_000
-                assert len(log.timestamps()) == 199_000
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        while not workers.stop.is_set():
+            assert log.count_by(1000)[1].sum() == 199_000
+            assert len(log.timestamps()) == 199_000
+
+    def child():
+        assert log.count_by(1000)[1].sum() == 199_000
+        assert log.count() == 199_000 and len(log.to_numpy()[0]) == 199_000
+        log.append(5, "child")
+        assert log.count(5, 6) == 2
+        log.close()
 
     # Import what the reads import lazily before the thread starts: a fork while
     # another thread is inside its first import leaves the child a module lock
     # held for ever (a CPython limitation, not the log's).
     log.count_by(1000), log.to_numpy()
-    th = threading.Thread(target=reader)
-    th.start()
+    workers.start(reader)
     try:
         for _ in range(10):
-            def child():
-                assert log.count_by(1000)[1].sum() == 199_000
-                assert log.count() == 199_000 and len(log.to_numpy()[0]) == 199_000
-                log.append(5, "child")
-                assert log.count(5, 6) == 2
-                log.close()
             run_in_child(child)
     finally:
-        stop.set()
-        th.join()
+        workers.stop.set()
+        workers.join()
         log.close()
-    assert not errors, errors
