@@ -5,6 +5,7 @@ timedelta-like durations, converted exactly to the log's time_unit (floor toward
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from timelog import Timelog
 
@@ -269,3 +270,27 @@ def test_bad_buffer_messages_say_how():
             log.extend(np.array([1.5]), ["a"])
         with pytest.raises(TypeError, match="datetime64"):
             log.extend(np.array([True]), ["a"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.integers(INT64_MIN + 1, INT64_MAX), min_size=1, max_size=20),
+       np_unit=st.sampled_from(["W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as"]),
+       count=st.sampled_from([1, 3, 7, 1000]),
+       unit=st.sampled_from(list(UNITS)))
+def test_datetime64_column_matches_exact_arithmetic(values, np_unit, count, unit):
+    # The vectorised column conversion equals exact Python-int arithmetic,
+    # element by element: floor, and OverflowError exactly when out of int64.
+    col = np.array(values, dtype=f"M8[{count}{np_unit}]")
+    num, den = NP_NS.get(np_unit, (1, 10**9))
+    want = [(v * count * num) // (den * UNITS[unit]) for v in values]
+    fits = [INT64_MIN <= w <= INT64_MAX for w in want]
+    with _log(unit) as log:
+        if all(fits):
+            log.extend(col, list(range(len(values))))
+            got = [t for t, _ in sorted(log, key=lambda r: r[1])]
+            assert got == want
+        else:
+            with pytest.raises(OverflowError):
+                log.extend(col, list(range(len(values))))
+            log.extend(col, list(range(len(values))), insert_on_error=True)
+            assert sorted(t for t, _ in log) == sorted(w for w, f in zip(want, fits) if f)
