@@ -1,6 +1,6 @@
 """Analysis reads: timestamps() / to_numpy() / count_by() vs the Python-level ways.
 
-    python benchmarks/bench_analysis.py             # 1M records (count_by: 10M) x 5 repeats
+    python benchmarks/bench_analysis.py             # 1M records (count_by: 10M) x 7 repeats
     python benchmarks/bench_analysis.py --smoke     # 10k / 100k records, 1 repeat
 
 Side by side in one run, median of the repeats (each after gc.collect(); the logs
@@ -52,7 +52,7 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--count-n", type=int, default=10_000_000, help="records for count_by")
     ap.add_argument("--buckets", type=int, default=1000)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--smoke", action="store_true", help="small sizes, 1 repeat")
     ap.add_argument("--json", help="write the results to this file")
     args = ap.parse_args(argv)
