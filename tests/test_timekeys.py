@@ -264,6 +264,19 @@ def test_datetime64_column_like_pandas_index():
         assert list(log) == [(-1, "b"), (1, "a")]
 
 
+def test_datetime64_column_byte_swapped_and_empty():
+    with _log("s") as log:
+        swapped = np.array([3, -2], dtype=">M8[s]") if np.little_endian else np.array([3, -2], dtype="<M8[s]")
+        log.extend(swapped, ["a", "b"])
+        assert list(log) == [(-2, "b"), (3, "a")]
+        log.extend(np.array([], dtype="M8[ns]"), [])
+        with pytest.raises(ValueError, match="unit"):          # generic datetime64: no unit
+            log.extend(np.array(["NaT"], dtype="M8"), ["x"])
+        with pytest.raises(ValueError, match="1-dimensional"):
+            log.extend(np.array([[1]], dtype="M8[s]"), ["x"])
+        assert len(log) == 2
+
+
 def test_bad_buffer_messages_say_how():
     with _log() as log:
         with pytest.raises(TypeError, match="datetime64"):

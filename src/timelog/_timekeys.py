@@ -134,6 +134,8 @@ def datetime64_array_units(arr, unit_ns, strict):
     np = _numpy()
     if arr.ndim != 1:
         raise ValueError(f"timestamps must be 1-dimensional, got {arr.ndim} dimensions")
+    if not arr.dtype.isnative:              # byte-swapped: the int64 view needs native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     unit, count = np.datetime_data(arr.dtype)
     if unit in ("Y", "M"):
         arr = arr.astype("datetime64[D]")
