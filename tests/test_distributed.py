@@ -175,11 +175,33 @@ def test_records_spread_over_both_workers(client):
         assert log.count(0, 100) == 50 and len(log) == 950
 
 
+def test_payloads_only_cloudpickle_can_send(client):
+    with ShardedTimelog(client, bucket=10, maintenance="disabled") as log:
+        log.extend([(1, lambda: 41), (15, lambda: 42)])
+        assert [f() for _, f in log] == [41, 42]
+
+
 def test_more_shards_than_workers(client):
     with ShardedTimelog(client, bucket=5, shards=3, maintenance="disabled") as log:
         log.extend([(t, t) for t in range(-20, 20)])
         assert [t for t, _ in log] == list(range(-20, 20))
         assert len(set(log.workers)) == 2
+
+
+def test_save_writes_one_file_per_shard(client, tmp_path):
+    ref = Timelog(maintenance="disabled")
+    with ShardedTimelog(client, bucket=10, maintenance="disabled") as log:
+        pairs = [(t % 37 - 18, t) for t in range(200)]
+        log.extend(pairs)
+        ref.extend(pairs)
+        paths = log.save(tmp_path)              # the workers share this machine's disk
+        assert sorted(paths) == [0, 1]
+        loaded = [Timelog.load(paths[i]) for i in range(2)]
+        assert sum(len(x) for x in loaded) == len(ref)
+        for i, part in enumerate(loaded):
+            assert all(log.shard_of(t) == i for t, _ in part)
+            part.close()
+    ref.close()
 
 
 def test_to_dask_dataframe(client):

@@ -27,6 +27,7 @@ Needs dask.distributed, numpy and pandas: ``pip install 'timelog[distributed]'``
 import itertools
 import operator
 import os
+import pickle
 
 try:
     import numpy as np
@@ -142,7 +143,10 @@ class ShardActor:
     def append(self, ts, obj):
         self.log.append(ts, obj)
 
-    def extend(self, ts, objs, mostly_ordered=None):
+    def extend(self, blob, mostly_ordered=None):
+        """``blob``: ``pickle.dumps((timestamps, objects))``. One bytes argument is
+        much cheaper for Dask's comms than a list it would serialize item by item."""
+        ts, objs = pickle.loads(blob)
         self.log.extend(ts, objs, mostly_ordered=mostly_ordered)
         return len(objs)
 
@@ -194,17 +198,17 @@ class ShardActor:
             self._cursors[cid] = it
         else:
             it.close()
-        return cid, rows, self.first(after_lo, after_hi)
+        return cid, _pack(rows), self.first(after_lo, after_hi)
 
     def more(self, cid, n):
         """The next ``n`` rows of cursor ``cid``: ``(rows, done)``."""
         it = self._cursors[cid]
         rows = it.next_batch(n)
         if len(it):
-            return rows, False
+            return _pack(rows), False
         del self._cursors[cid]
         it.close()
-        return rows, True
+        return _pack(rows), True
 
     def close_cursor(self, cid):
         it = self._cursors.pop(cid, None)
@@ -231,6 +235,16 @@ class ShardActor:
             it.close()
         self._cursors.clear()
         self.log.close()
+
+
+def _pack(value):
+    """``value`` as one bytes object: Dask's comms serialize a list item by item,
+    far slower. cloudpickle (what Dask falls back to) for what pickle refuses."""
+    try:
+        return pickle.dumps(value, protocol=5)
+    except Exception:
+        import cloudpickle
+        return cloudpickle.dumps(value, protocol=5)
 
 
 def _frame(ts, objs):
@@ -412,8 +426,8 @@ class ShardedTimelog:
             if a == b:
                 continue
             idx = order[a:b]
-            futures.append((i, self._call(i, "extend", ts[idx], objs_arr[idx].tolist(),
-                                          mostly_ordered)))
+            blob = _pack((ts[idx], objs_arr[idx].tolist()))
+            futures.append((i, self._call(i, "extend", blob, mostly_ordered)))
         error = None
         for i, f in futures:
             try:
@@ -677,10 +691,12 @@ class ShardedIter:
             if self._cur is not None:
                 i, cid, fut = self._cur
                 rows, done = o._wait(i, fut)
+                rows = pickle.loads(rows)
                 self._cur = None if done else (i, cid, o._call(i, "more", cid, self._n))
             elif self._open is not None:
                 i, fut = self._open
                 cid, rows, nxt = o._wait(i, fut)
+                rows = pickle.loads(rows)
                 if nxt is not None:
                     self._nexts[i] = nxt
                 if cid is not None:
