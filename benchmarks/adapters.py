@@ -106,7 +106,10 @@ class SortedLog:
         sl = self._sl
         if isinstance(key, slice):
             return sl.irange_key(key.start, key.stop, inclusive=(True, False))
-        return [obj for _, obj in sl.irange_key(key, key)]
+        return self.at(key)
+
+    def at(self, ts):
+        return [obj for _, obj in self._sl.irange_key(ts, ts)]
 
     def __iter__(self):
         return iter(self._sl)

@@ -615,39 +615,39 @@ cdef class Timelog:
     half-open ``[t1, t2)``; a ``None`` bound is unbounded and includes the
     extreme timestamps ``-2**63`` and ``2**63 - 1``.
 
-    Options (keyword-only; ``inspect.signature(Timelog)`` shows them too):
+    Options (keyword-only; ``inspect.signature(Timelog)`` shows them too)::
 
-    time_unit='ms'               unit of auto-timestamps and of the default window
-    maintenance='background'     'background': a worker thread flushes and compacts;
-                                 'disabled': you call flush()/maint_step()
-    busy_policy='raise'          what a write does when sealed runs are at
-                                 sealed_max_runs (it is committed in every case)
-    memtable_max_bytes=1048576   memtable size that triggers a seal (1 KiB to 64
-                                 GiB; 0 = the default)
-    ooo_budget_bytes=0           out-of-order buffer that triggers a seal; 0 =
-                                 memtable_max_bytes / 10
-    sealed_max_runs=4            sealed runs waiting for flush before writes report
-                                 busy; 0 = the default
-    sealed_wait_ms=100           background mode: how long a busy write waits for
-                                 the worker; 0 = never waits
-    maintenance_wakeup_ms=100    idle worker's polling period; 0 = the default
-    target_page_bytes=65536      page size of segments (256 bytes to 1 GiB; 0 = the
-                                 default)
-    max_delta_segments=8         L0 segments that trigger a compaction; 0 = the
-                                 default
-    window_size=None             L1 window width in time_unit; None = 1 hour
-    window_origin=0              timestamp the L1 window grid is aligned to
-    delete_debt_threshold=0.0    fraction of deleted records that triggers a window
-                                 rewrite, [0.0, 1.0]; 0.0 = off
-    drain_batch_limit=0          references released per opportunistic drain; 0 =
-                                 unlimited
-    compaction=None              compaction limits (a dict), or None
-    adaptive=None                adaptive window sizing (a dict; {} = the defaults),
-                                 or None for a fixed window
-    min_ts=None                  drop every record older than this at creation (a
-                                 cutoff)
-    mostly_ordered_default=True  accepted for compatibility: the engine detects
-                                 order by itself
+        time_unit='ms'               unit of auto-timestamps and of the default window
+        maintenance='background'     'background': a worker thread flushes and compacts;
+                                     'disabled': you call flush()/maint_step()
+        busy_policy='raise'          what a write does when sealed runs are at
+                                     sealed_max_runs (it is committed in every case)
+        memtable_max_bytes=1048576   memtable size that triggers a seal (1 KiB to 64
+                                     GiB; 0 = the default)
+        ooo_budget_bytes=0           out-of-order buffer that triggers a seal; 0 =
+                                     memtable_max_bytes / 10
+        sealed_max_runs=4            sealed runs waiting for flush before writes report
+                                     busy; 0 = the default
+        sealed_wait_ms=100           background mode: how long a busy write waits for
+                                     the worker; 0 = never waits
+        maintenance_wakeup_ms=100    idle worker's polling period; 0 = the default
+        target_page_bytes=65536      page size of segments (256 bytes to 1 GiB; 0 = the
+                                     default)
+        max_delta_segments=8         L0 segments that trigger a compaction; 0 = the
+                                     default
+        window_size=None             L1 window width in time_unit; None = 1 hour
+        window_origin=0              timestamp the L1 window grid is aligned to
+        delete_debt_threshold=0.0    fraction of deleted records that triggers a window
+                                     rewrite, [0.0, 1.0]; 0.0 = off
+        drain_batch_limit=0          references released per opportunistic drain; 0 =
+                                     unlimited
+        compaction=None              compaction limits (a dict), or None
+        adaptive=None                adaptive window sizing (a dict; {} = the defaults),
+                                     or None for a fixed window
+        min_ts=None                  drop every record older than this at creation (a
+                                     cutoff)
+        mostly_ordered_default=True  accepted for compatibility: the engine detects
+                                     order by itself
 
     The API reference (docs/api.md, or the HTML site) explains each in full.
 

@@ -501,7 +501,10 @@ class ShardedTimelog:
             if key.step is not None:
                 raise ValueError("log[t1:t2] takes no step")
             return self.range(key.start, key.stop)
-        return self.at(key)
+        raise TypeError(
+            f"ShardedTimelog is not a sequence: log[{key!r}] would read as position "
+            f"{key!r}; use log.at({key!r}) for the objects at a timestamp, or "
+            "log[t1:t2] for a time range")
 
     def __contains__(self, ts):
         return bool(self.at(ts))
@@ -526,25 +529,37 @@ class ShardedTimelog:
         return self.count()
 
     def count_by(self, every, t1=None, t2=None, *, origin=0):
-        """``(starts, counts)``: int64 arrays of the non-empty bins
-        ``[origin + k*every, origin + (k+1)*every)`` within ``[t1, t2)``, ascending,
-        counts summed over the shards."""
+        """``(starts, counts)`` like ``Timelog.count_by()``: int64 arrays of every
+        bucket ``[origin + k*every, origin + (k+1)*every)`` covering ``[t1, t2)``
+        (empty buckets included; a ``None`` bound stops at the first or last
+        record of all shards), counts summed over the shards."""
         if isinstance(every, bool):
             raise TypeError("every must be an integer, not bool")
         every = operator.index(every)
         if every <= 0:
-            raise ValueError(f"every must be > 0, got {every}")
+            raise ValueError(f"count_by() needs every > 0, got every={every!r}")
         origin = _ts(origin, "origin")
         lo, hi = _bounds(t1, t2)
         empty = np.empty(0, dtype=np.int64)
+        if t1 is None or t2 is None:
+            found = [b for b in self._all("bounds") if b[0] is not None]
+            if not found:
+                return empty, empty.copy()
+            if t1 is None:
+                lo = min(b[0] for b in found)
+            if t2 is None:
+                hi = max(b[1] for b in found) + 1
         if lo >= hi:
             return empty, empty.copy()
+        # Every shard gets the same explicit lower bound, so each answer is a
+        # prefix of the same bucket grid (a shard asked with t2=None stops at its
+        # own last record); the longest is the whole grid.
         parts = self._all("count_by", every, lo, _arg(hi), origin)
-        starts = np.concatenate([p[0] for p in parts] + [empty])
-        counts = np.concatenate([p[1] for p in parts] + [empty])
-        keys, inverse = np.unique(starts, return_inverse=True)
-        return keys.astype(np.int64), np.bincount(
-            inverse.ravel(), weights=counts, minlength=len(keys)).astype(np.int64)
+        starts = max((p[0] for p in parts), key=len, default=empty)
+        counts = np.zeros(len(starts), dtype=np.int64)
+        for _, c in parts:
+            counts[:len(c)] += c
+        return starts.astype(np.int64), counts
 
     def min_ts(self):
         """Smallest timestamp over the shards, or ``None``."""
@@ -577,8 +592,8 @@ class ShardedTimelog:
         starts = np.empty(0, dtype=np.int64)
         last = None
         if lo < hi:
-            parts = self._all("count_by", self._bucket, lo, _arg(hi), self._origin)
-            starts = np.unique(np.concatenate([p[0] for p in parts] + [starts]))
+            grid, counts = self.count_by(self._bucket, t1, t2, origin=self._origin)
+            starts = grid[counts > 0]
             if len(starts):
                 lasts = [t for t in self._all("last", lo, hi) if t is not None]
                 last = max(lasts) if lasts else None
