@@ -93,6 +93,14 @@ class EngineState {
     std::lock_guard<std::mutex> lock(mu);
     return current;
   }
+  // The current version and its memtable's published row counts, read
+  // together under mu (what a consistent read needs).
+  VersionPtr Current(size_t* rows, size_t* ooo) const {
+    std::lock_guard<std::mutex> lock(mu);
+    *rows = current->mem->rows();
+    *ooo = current->mem->ooo_rows();
+    return current;
+  }
 
   // Copies the current version, lets `f` change the copy, publishes it.
   template <class F>

@@ -64,14 +64,8 @@ std::pair<int64_t, int64_t> GridWindow(int64_t t, int64_t origin,
 // ------------------------------------------------------------ read state
 
 void EngineState::InitReadState(ReadState* st) const {
-  VersionPtr v;
   size_t rows, ooo;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    v = current;
-    rows = v->mem->rows();
-    ooo = v->mem->ooo_rows();
-  }
+  VersionPtr v = Current(&rows, &ooo);
   st->Init(std::move(v), rows, ooo, page_rows);
 }
 
