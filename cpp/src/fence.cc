@@ -134,7 +134,9 @@ __attribute__((target("avx2"))) size_t FenceRankAvx2(const int64_t* nodes,
 
 // Whether the CPU has AVX2; read once at load time. The build targets
 // baseline x86-64, so AVX2 is chosen at run time, not at compile time.
-const bool kHasAvx2 = __builtin_cpu_supports("avx2");
+// __builtin_cpu_init first: this initializer is itself a static constructor,
+// which may run before the one that fills in the CPU model.
+const bool kHasAvx2 = (__builtin_cpu_init(), __builtin_cpu_supports("avx2"));
 #endif
 
 size_t FenceRank(const int64_t* nodes, const size_t* offset, size_t levels,
