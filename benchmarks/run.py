@@ -38,10 +38,21 @@ PER_INTERPRETER_WORKLOADS = ("point_lookup", "range_100", "full_scan")
 
 
 def _resolve(python: str) -> str | None:
-    """An interpreter name on PATH (or /tmp/pybin) or a path, as an absolute path."""
+    """An interpreter name or path as the absolute path of one that runs.
+
+    A name is looked up on PATH, then in /tmp/pybin and ~/.pyenv/versions/*/bin (a
+    pyenv shim on PATH may refuse a version that is installed but not selected).
+    """
     if os.sep in python:
-        return python if os.path.exists(python) else None
-    return shutil.which(python) or shutil.which(python, path="/tmp/pybin")
+        cands = [python]
+    else:
+        cands = [shutil.which(python), shutil.which(python, path="/tmp/pybin")]
+        cands += sorted(str(p) for p in (Path.home() / ".pyenv" / "versions").glob(
+            f"*/bin/{python}"))
+    for c in sorted(filter(None, cands), key=lambda c: "/shims/" in c):  # shims last
+        if harness.python_version(c):
+            return os.path.realpath(c)
+    return None
 
 
 def run_matrix(names, libs, pythons, lib_status, p, timeout, results, started) -> int:
