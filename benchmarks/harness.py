@@ -8,6 +8,7 @@ all libraries of one row are measured close together in time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -22,11 +23,20 @@ from pathlib import Path
 import workloads
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 WORKER = HERE / "worker.py"
-LIB_VENV = HERE / ".venv-timelog-lib"
 TIMELOG_LIB_REQ = "timelog-lib==1.4.0"
 LIBS = ("timelog", "timelog-lib", "sortedcontainers", "floor")
 EXIT_UNAVAILABLE = 3
+# The interpreter every library runs on in a full run (timelog-lib 1.4 needs >= 3.12),
+# and where the per-interpreter venvs are cached between runs.
+BENCH_PYTHON = "/root/.pyenv/versions/3.12.1/bin/python"
+CACHE = Path(os.environ.get("TIMELOG_BENCH_CACHE",
+                            Path.home() / ".cache" / "timelog-bench"))
+# Build inputs of our package: a change to any of them rebuilds the cached install.
+SOURCE_GLOBS = ("setup.py", "pyproject.toml", "src/timelog/*.py", "src/timelog/*.pyx",
+                "src/timelog/*.pxd", "src/timelog/*.pyi", "cpp/include/**/*.h",
+                "cpp/src/*.h", "cpp/src/*.cc")
 
 
 def log(msg: str) -> None:
@@ -39,46 +49,122 @@ def _tail(text: str, lines: int = 3) -> str:
     return " / ".join(line.strip() for line in text.strip().splitlines()[-lines:])
 
 
-def timelog_lib_python() -> tuple[str | None, str]:
-    """The interpreter of the timelog-lib venv, created on first use.
+def python_version(python: str) -> str | None:
+    """'3.12.1' for an interpreter path, None if it does not run."""
+    try:
+        r = subprocess.run([python, "-c", "import platform; print(platform.python_version())"],
+                           capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() if r.returncode == 0 else None
 
-    Returns (python, note); python is None when the venv or the install failed, and
-    the note then says why.
-    """
-    py = LIB_VENV / "bin" / "python"
-    probe = [str(py), "-c", "import importlib.metadata as m, timelog; "
-             "print(m.version('timelog-lib'))"]
-    if py.exists():
-        r = subprocess.run(probe, capture_output=True, text=True)
-        if r.returncode == 0 and r.stdout.strip() == TIMELOG_LIB_REQ.split("==")[1]:
-            return str(py), f"timelog-lib {r.stdout.strip()} in {LIB_VENV}"
-    log(f"creating {LIB_VENV} and installing {TIMELOG_LIB_REQ} ...")
-    r = subprocess.run([sys.executable, "-m", "venv", str(LIB_VENV)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        return None, f"python -m venv failed: {_tail(r.stderr or r.stdout)}"
+
+def source_hash() -> str:
+    """Digest of our package's build inputs (names and contents)."""
+    h = hashlib.sha256()
+    for pattern in SOURCE_GLOBS:
+        for f in sorted(ROOT.glob(pattern)):
+            h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _venv(base: str, name: str) -> tuple[Path | None, str]:
+    """CACHE/<name>-py<version>: a venv of `base`, created if missing."""
+    ver = python_version(base)
+    if ver is None:
+        return None, f"{base} does not run"
+    d = CACHE / f"{name}-py{ver}"
+    py = d / "bin" / "python"
+    if not py.exists():
+        log(f"creating {d} ...")
+        CACHE.mkdir(parents=True, exist_ok=True)
+        r = subprocess.run([base, "-m", "venv", "--clear", str(d)], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            return None, f"{base} -m venv failed: {_tail(r.stderr or r.stdout)}"
+    return py, str(d)
+
+
+def _pip(py: Path, *args: str, timeout: float = 1800) -> str | None:
+    """Runs pip in the venv; returns None on success, else why it failed."""
     try:
         r = subprocess.run([str(py), "-m", "pip", "install", "--disable-pip-version-check",
-                            TIMELOG_LIB_REQ], capture_output=True, text=True, timeout=900)
+                            "-q", *args], capture_output=True, text=True, timeout=timeout,
+                           env=child_env(str(py)))
     except subprocess.TimeoutExpired:
-        return None, f"pip install {TIMELOG_LIB_REQ} timed out"
+        return f"pip install {' '.join(args)} timed out"
     if r.returncode != 0:
-        return None, f"pip install {TIMELOG_LIB_REQ} failed: {_tail(r.stderr or r.stdout, 2)}"
-    r = subprocess.run(probe, capture_output=True, text=True)
-    if r.returncode != 0:
-        return None, f"timelog-lib installed but import failed: {_tail(r.stderr)}"
-    return str(py), f"timelog-lib {r.stdout.strip()} in {LIB_VENV}"
+        return f"pip install {' '.join(args)} failed: {_tail(r.stderr or r.stdout, 2)}"
+    return None
 
 
-def interpreter_for(lib: str) -> tuple[str | None, str]:
+def timelog_lib_python(base: str = BENCH_PYTHON) -> tuple[str | None, str]:
+    """timelog-lib 1.4.0 in a cached venv of `base`: (python, note), python None on failure."""
+    py, note = _venv(base, "timelog-lib")
+    if py is None:
+        return None, note
+    probe = [str(py), "-c", "import importlib.metadata as m, timelog; "
+             "print(m.version('timelog-lib'))"]
+    want = TIMELOG_LIB_REQ.split("==")[1]
+    r = subprocess.run(probe, capture_output=True, text=True, env=child_env(str(py)))
+    if r.returncode != 0 or r.stdout.strip() != want:
+        log(f"installing {TIMELOG_LIB_REQ} into {note} ...")
+        err = _pip(py, TIMELOG_LIB_REQ)
+        if err:
+            return None, err
+        r = subprocess.run(probe, capture_output=True, text=True,
+                           env=child_env(str(py)))
+        if r.returncode != 0:
+            return None, f"timelog-lib installed but import failed: {_tail(r.stderr)}"
+    return str(py), f"timelog-lib {r.stdout.strip()} in {note}"
+
+
+def timelog_python(base: str = BENCH_PYTHON) -> tuple[str | None, str]:
+    """Our package (this checkout) plus sortedcontainers in a cached venv of `base`.
+
+    The install is redone when the build inputs changed (see ``source_hash``).
+    """
+    py, note = _venv(base, "timelog")
+    if py is None:
+        return None, note
+    stamp = py.parent.parent / "timelog-source-hash"
+    digest = source_hash()
+    if not (stamp.exists() and stamp.read_text().strip() == digest):
+        log(f"building this checkout's timelog into {note} (source {digest}) ...")
+        err = (_pip(py, "setuptools>=77", "Cython>=3.0,<4", "sortedcontainers")
+               or _pip(py, "--no-build-isolation", "--no-deps", "--force-reinstall",
+                       str(ROOT)))
+        if err:
+            return None, err
+        stamp.write_text(digest + "\n")
+    r = subprocess.run([str(py), "-c", "import timelog, sortedcontainers; "
+                        "print(timelog.__file__)"], capture_output=True, text=True,
+                       cwd=tempfile.gettempdir(), env=child_env(str(py)))
+    if r.returncode != 0:
+        return None, f"timelog installed but import failed: {_tail(r.stderr)}"
+    return str(py), f"this checkout ({digest}) in {note}"
+
+
+def interpreter_for(lib: str, base: str | None = None) -> tuple[str | None, str]:
+    """The python that runs `lib`'s workers.
+
+    base None (smoke runs): this interpreter, timelog-lib unavailable. Otherwise every
+    library runs on `base`: timelog-lib in one cached venv, our package, sortedcontainers
+    and the floors in another (both venvs of the same interpreter).
+    """
+    if base is None:
+        if lib == "timelog-lib":
+            return None, "not run in smoke mode"
+        return sys.executable, sys.executable
     if lib == "timelog-lib":
-        return timelog_lib_python()
-    return sys.executable, sys.executable
+        return timelog_lib_python(base)
+    return timelog_python(base)
 
 
-def child_env(lib: str) -> dict:
+def child_env(python: str) -> dict:
+    """The environment of a worker: a cached venv must see only its own packages."""
     env = dict(os.environ)
-    if lib == "timelog-lib":  # the venv must see only its own timelog
+    if Path(python).is_relative_to(CACHE):
         for var in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"):
             env.pop(var, None)
     env["PYTHONHASHSEED"] = "0"
@@ -95,7 +181,7 @@ def run_job(python: str, lib: str, wl: str, params: dict, timeout: float) -> dic
                "--params", json.dumps(params), "--out", str(out)]
         t0 = time.monotonic()
         try:
-            r = subprocess.run(cmd, env=child_env(lib), capture_output=True, text=True,
+            r = subprocess.run(cmd, env=child_env(python), capture_output=True, text=True,
                                timeout=timeout)
         except subprocess.TimeoutExpired:
             return {"error": f"timed out after {timeout:.0f} s"}

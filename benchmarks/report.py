@@ -103,6 +103,9 @@ def target_rows(data: dict) -> list[dict]:
             row[label] = (ratio, goal, _judge(ratio, goal))
             if goal is not None:
                 row["checks"].append(_judge(ratio, goal))
+        fresh = _metric(res, "floor", t.workload, t.metric + " (fresh floor)")
+        row["fresh floor"] = fresh
+        row["vs fresh floor"] = tl / fresh if tl and fresh else None
         ratio = tl / val["floor"] if tl and val["floor"] else None
         row["vs floor"] = (ratio, t.vs_floor, _judge(ratio, t.vs_floor, False))
         if t.vs_floor is not None:
@@ -207,18 +210,26 @@ def render_markdown(data: dict, image_prefix: str = "", h2: str = "##",
             "record (deletes + scan, stream), median. A ratio is how many times "
             "timelog is better than the other library (their cost / timelog's cost), "
             "and for the floor how many times the floor's cost timelog takes. Ingest "
-            "rows include the final `flush()`. Bold: target missed.", "",
-            "| workload | timelog | timelog-lib | SortedKeyList | floor | vs timelog-lib "
-            "| vs SortedKeyList | vs floor | verdict |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "rows include the final `flush()`. The fresh floor (range and scan) is the "
+            "cost of creating one new `int` and one new tuple per row in a tight loop "
+            "(see the method); its ratio has no goal. Bold: target missed.", "",
+            "| workload | interpreter | timelog | timelog-lib | SortedKeyList | floor "
+            "| fresh floor | vs timelog-lib | vs SortedKeyList | vs floor | vs fresh floor "
+            "| verdict |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    interp = f"CPython {data['python']}" if data.get("python") else m.get("python")
     for row in target_rows(data):
         t, v, u = row["target"], row["values"], row["unit"]
         tl = _fmt(v["timelog"], u) + (f" (goal ≤ {t.limit:g} B)" if t.limit else "")
-        out.append(f"| {t.title} | {tl} | {_fmt(v['timelog-lib'], u)} | "
+        vf = row["vs fresh floor"]
+        out.append(f"| {t.title} | {interp} | {tl} | {_fmt(v['timelog-lib'], u)} | "
                    f"{_fmt(v['sortedcontainers'], u)} | {_fmt(v['floor'], u)} | "
+                   f"{_fmt(row['fresh floor'], u)} | "
                    f"{_ratio_cell(row['vs timelog-lib'])} | "
                    f"{_ratio_cell(row['vs SortedKeyList'])} | "
-                   f"{_floor_cell(row['vs floor'])} | {row['verdict']} |")
+                   f"{_floor_cell(row['vs floor'])} | {f'{vf:.2f}×' if vf else '—'} | "
+                   f"{row['verdict']} |")
+    out += per_interpreter_markdown(data, h2)
 
     sizes = p["scale_sizes"]
     out += ["", f"{h2} Growth {_count(sizes[0])} → {_count(sizes[-1])}", "",
@@ -295,6 +306,48 @@ def render_markdown(data: dict, image_prefix: str = "", h2: str = "##",
         out += ["", f"{h2} Plots", ""]
         out += [f"![{name}]({image_prefix}{name})" for name in plots]
     return "\n".join(out) + "\n"
+
+
+PER_INTERPRETER_COLUMNS = (
+    ("point_lookup", "lookup", "log.at(ts)", "dict.get"),
+    ("range_100", "range query", "list(log[a:b])", None),
+    ("full_scan", "scan", "full scan / record", "zip"),
+)
+
+
+def per_interpreter_markdown(data: dict, h2: str) -> list[str]:
+    """timelog alone on each interpreter, each cost with its floors' ratios."""
+    per = data.get("per_interpreter") or {}
+    if not per:
+        return []
+    pp = data.get("per_interpreter_params") or data["params"]
+    out = ["", f"{h2} timelog per interpreter", "",
+           f"This checkout on each interpreter (its own cached venv), {_count(pp['n'])} "
+           f"records, point lookups in a log of {_count(pp['lookup_n'])} (not the "
+           f"{_count(data['params']['lookup_n'])} above), medians of {pp['repeats']}. "
+           "Each cell: timelog's cost, then timelog / floor (`dict.get`, the stored-tuple "
+           "slice, `zip` of existing ints) and timelog / fresh floor (a new `int` and a "
+           "new tuple per row), both measured on that interpreter.", "",
+           "| interpreter | " + " | ".join(title for _, _, title, _ in
+                                          PER_INTERPRETER_COLUMNS) + " |",
+           "|---|" + "---|" * len(PER_INTERPRETER_COLUMNS)]
+    for ver, entry in sorted(per.items(), key=lambda kv: tuple(map(int, kv[0].split(".")))):
+        res = entry.get("results", {})
+        cells = []
+        for wl, metric, _, _ in PER_INTERPRETER_COLUMNS:
+            tl = _metric(res, "timelog", wl, metric)
+            if tl is None:
+                cells.append(_status(res, "timelog", wl, None))
+                continue
+            fl = _metric(res, "floor", wl, metric)
+            fresh = _metric(res, "floor", wl, metric + " (fresh floor)")
+            text = _fmt(tl)
+            if fl:
+                text += f" ({tl / fl:.2f}× floor"
+                text += f", {tl / fresh:.2f}× fresh)" if fresh else ")"
+            cells.append(text)
+        out.append(f"| CPython {ver} | " + " | ".join(cells) + " |")
+    return out
 
 
 def _status(res, lib, wl, key) -> str:

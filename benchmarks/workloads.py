@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+from bisect import bisect_left
 import os
 import random
 import time
@@ -301,6 +302,40 @@ def range_100(lib, p, rec):
     lib.close(log)
 
 
+@floor("range_100", "stored-tuple slice; fresh floor: list(zip(range(a, b, STEP), objs[i:j]))")
+def range_100_floor(p, rec):
+    """Two floors of a range query, measured side by side in one process.
+
+    ``range query``: bisect the sorted timestamps for both ends and slice the list of
+    stored ``(ts, obj)`` tuples: no object is created per row (what a container of
+    tuples pays). ``range query (fresh floor)``: the same bisects, then
+    ``list(zip(range(a, b, STEP), objs[i:j]))``, which creates per row one new ``int``
+    (timestamps are far above the small-int cache) and one new 2-tuple kept by the
+    list: the objects a log storing int64 timestamps must create for each row it returns.
+    """
+    rng = random.Random(p.seed)
+    ts_list, objs = make_ts(p.n), make_objs(p.n)
+    pairs = list(zip(ts_list, objs))
+    starts = [rng.randrange(p.n - p.range_len) for _ in range(p.ranges)]
+    bounds = [(ts_of(s), ts_of(s + p.range_len)) for s in starts]
+    for _ in range(p.repeats):
+        rows = fresh_rows = 0
+        quiet()
+        t0 = clock()
+        for a, b in bounds:
+            rows += len(pairs[bisect_left(ts_list, a):bisect_left(ts_list, b)])
+        t1 = clock()
+        for a, b in bounds:
+            fresh_rows += len(list(zip(range(a, b, STEP), objs[bisect_left(ts_list, a):
+                                                                bisect_left(ts_list, b)])))
+        t2 = clock()
+        loud()
+        rec.add("range query", t1 - t0, len(bounds))
+        rec.add("range query (fresh floor)", t2 - t1, len(bounds))
+        rec.check("rows returned by all range queries", (rows, fresh_rows),
+                  (p.ranges * p.range_len, p.ranges * p.range_len))
+
+
 @workload("full_scan", "full scan: for ts, obj in log")
 def full_scan(lib, p, rec):
     log = build(lib, p.n)
@@ -318,20 +353,34 @@ def full_scan(lib, p, rec):
     lib.close(log)
 
 
-@floor("full_scan", "for ts, obj in zip(ts_list, objs)")
+@floor("full_scan", "for ts, obj in zip(ts_list, objs); fresh floor: zip(range(...), objs)")
 def full_scan_floor(p, rec):
+    """Two floors of a full scan, measured side by side in one process.
+
+    ``scan``: ``for ts, obj in zip(ts_list, objs)`` over existing ints (zip recycles
+    its result tuple, so nothing is created per row). ``scan (fresh floor)``:
+    ``for row in zip(range(ts0, ts_end, STEP), objs): ts, obj = row``, which creates
+    per row one new ``int`` (from the range iterator) and one new 2-tuple (zip cannot
+    recycle it, ``row`` still holds the previous one): the objects a scan of int64
+    timestamps creates when the caller keeps its rows.
+    """
     ts_list, objs = make_ts(p.n), make_objs(p.n)
+    lo, hi = ts_of(0), ts_of(p.n)
     rec.check("rows of zip", sum(1 for _ in zip(ts_list, objs)), p.n)
     for _ in range(p.repeats):
-        ts = None
+        ts = fresh = None
         quiet()
         t0 = clock()
         for ts, obj in zip(ts_list, objs):
             pass
         t1 = clock()
+        for row in zip(range(lo, hi, STEP), objs):
+            fresh, obj = row
+        t2 = clock()
         loud()
         rec.add("scan", t1 - t0, p.n)
-        rec.check("last timestamp of the scan", ts, ts_of(p.n - 1))
+        rec.add("scan (fresh floor)", t2 - t1, p.n)
+        rec.check("last timestamp of the scan", (ts, fresh), (ts_of(p.n - 1),) * 2)
 
 
 # --- deletes and retention ----------------------------------------------------------

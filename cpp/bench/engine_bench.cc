@@ -27,6 +27,14 @@
 //   point_lookups    Snapshot::Equal on min(n, 1M) random existing ts of a
 //                    compacted engine. Floor: std::equal_range on the sorted
 //                    std::vector<Record>.
+//   point_lookups_engine  the same keys through Engine::Equal (what the Python
+//                    binding calls): each lookup also captures the current
+//                    version. Same floor.
+//   point_lookups_mem  the same keys through Engine::Equal on an engine whose
+//                    memtable holds all n records (memtable_max_bytes sized
+//                    for them, nothing sealed). Same floor.
+//   point_lookups_l0  as point_lookups_mem after Flush(): one L0 segment (the
+//                    sealed memtable, zero copy), not compacted. Same floor.
 //   range100         min(n/100, 100k) random ranges of exactly 100 records read
 //                    through Snapshot::Range + Cursor::Next. Floor:
 //                    lower_bound + copy of 100 records from the vector.
@@ -210,6 +218,8 @@ struct Options {
 };
 
 const char* kAllWorkloads[] = {"ingest_inorder", "ingest_ooo5",       "point_lookups",
+                               "point_lookups_engine", "point_lookups_mem",
+                               "point_lookups_l0",
                                "range100",       "full_scan",         "range_deletes_10k",
                                "cutoff_retention", "bytes_per_record"};
 
@@ -272,7 +282,8 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
   FloorPushBack(d);
   Ingest(d).reset();
   std::unique_ptr<Engine> base;
-  const bool need_base = Wanted(o, "point_lookups") || Wanted(o, "range100") ||
+  const bool need_base = Wanted(o, "point_lookups") ||
+                         Wanted(o, "point_lookups_engine") || Wanted(o, "range100") ||
                          Wanted(o, "full_scan") || Wanted(o, "range_deletes_10k") ||
                          Wanted(o, "bytes_per_record");
 
@@ -299,11 +310,13 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
   }
 
   std::mt19937_64 rng(o.seed);
-  if (Wanted(o, "point_lookups")) {
-    const size_t q = std::min<size_t>(n, 1000000);
-    std::vector<int64_t> keys(q);
-    for (auto& k : keys) k = static_cast<int64_t>(rng() % n) * 10;
-    auto snap = base->GetSnapshot();
+  const size_t lookups = std::min<size_t>(n, 1000000);
+  std::vector<int64_t> keys(lookups);
+  for (auto& k : keys) k = static_cast<int64_t>(rng() % n) * 10;
+  // Times `equal` (a point lookup appending to its vector) over `keys`, with
+  // the equal_range floor alternating with it.
+  auto point_lookups = [&](const char* name, auto&& equal) {
+    const size_t q = lookups;
     std::vector<double> te, tf;
     for (int r = 0; r < o.repeats; ++r) {
       std::vector<uint64_t> eq;
@@ -311,13 +324,13 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
       auto t0 = Clock::now();
       for (int64_t k : keys) {
         eq.clear();
-        snap->Equal(k, &eq);
+        equal(k, &eq);
         found += eq.size();
       }
       auto t1 = Clock::now();
       te.push_back(Seconds(t0, t1));
       if (found != q) {
-        std::fprintf(stderr, "point_lookups: found %lu of %zu\n",
+        std::fprintf(stderr, "%s: found %lu of %zu\n", name,
                      static_cast<unsigned long>(found), q);
         std::exit(2);
       }
@@ -333,8 +346,32 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
       g_sink = g_sink + ffound;
       tf.push_back(Seconds(t0, t1));
     }
-    out->push_back(TimedResult("point_lookups", n, te, tf, q, "lookup",
+    out->push_back(TimedResult(name, n, te, tf, q, "lookup",
                                "floor: std::equal_range on sorted vector"));
+  };
+  if (Wanted(o, "point_lookups")) {
+    auto snap = base->GetSnapshot();
+    point_lookups("point_lookups", [&](int64_t k, std::vector<uint64_t>* eq) {
+      snap->Equal(k, eq);
+    });
+  }
+  if (Wanted(o, "point_lookups_engine")) {
+    point_lookups("point_lookups_engine",
+                  [&](int64_t k, std::vector<uint64_t>* eq) { base->Equal(k, eq); });
+  }
+  if (Wanted(o, "point_lookups_mem") || Wanted(o, "point_lookups_l0")) {
+    Config c = BenchConfig();
+    c.memtable_max_bytes = (n + 1024) * 16;
+    auto e = Engine::Create(c);
+    for (size_t i = 0; i < n; i += 4096) {
+      e->AppendBatch(&d.ts[i], &d.h[i], std::min<size_t>(4096, n - i));
+    }
+    auto lookup = [&](int64_t k, std::vector<uint64_t>* eq) { e->Equal(k, eq); };
+    if (Wanted(o, "point_lookups_mem")) point_lookups("point_lookups_mem", lookup);
+    if (Wanted(o, "point_lookups_l0")) {
+      e->Flush();
+      point_lookups("point_lookups_l0", lookup);
+    }
   }
 
   if (Wanted(o, "range100")) {

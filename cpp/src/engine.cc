@@ -430,10 +430,19 @@ std::optional<int64_t> Engine::Floor(int64_t t) const {
   return OnCurrent(*rep_, [&](const ReadState& st) { return st.Floor(t); });
 }
 
-bool Engine::Contains(int64_t t) const { return Count(t, t) > 0; }
+// Point reads skip the ReadState (memtable views) altogether: see EqualAt.
+bool Engine::Contains(int64_t t) const {
+  size_t rows, ooo;
+  VersionPtr v = rep_->EnterRead(&rows, &ooo);
+  LeaveReadOnExit leave(*rep_);  // OooView takes the memtable's cache mutex
+  return ContainsAt(*v, rows, ooo, rep_->page_rows, t);
+}
 
 void Engine::Equal(int64_t t, std::vector<uint64_t>* out) const {
-  OnCurrent(*rep_, [&](const ReadState& st) { st.Equal(t, out); });
+  size_t rows, ooo;
+  VersionPtr v = rep_->EnterRead(&rows, &ooo);
+  LeaveReadOnExit leave(*rep_);  // OooView takes the memtable's cache mutex
+  EqualAt(*v, rows, ooo, rep_->page_rows, t, out);
 }
 
 std::unique_ptr<Cursor> Engine::Range(int64_t lo, int64_t hi,

@@ -163,6 +163,11 @@ class EngineState {
   // longer reads through *st or anything built from it (not needed if this
   // throws).
   void InitReadState(ReadState* st) const;
+  // Reader entry without a read state: the current version and its
+  // memtable's published row counts, read together under mu (what a
+  // consistent read needs), entering the reader count like InitReadState.
+  // The caller must call LeaveRead() once it no longer reads through it.
+  VersionPtr EnterRead(size_t* rows, size_t* ooo) const;
   void LeaveRead() const;
 
   // Writer: turns the active memtable into a sealed run (no-op if empty).

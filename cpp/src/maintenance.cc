@@ -64,23 +64,24 @@ std::pair<int64_t, int64_t> GridWindow(int64_t t, int64_t origin,
 // ------------------------------------------------------------ read state
 
 void EngineState::InitReadState(ReadState* st) const {
-  VersionPtr v;
   size_t rows, ooo;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    // relaxed: mu orders the increment before Engine::PrepareFork's check,
-    // which runs with mu held.
-    readers_inside.fetch_add(1, std::memory_order_relaxed);
-    v = current;
-    rows = v->mem->rows();
-    ooo = v->mem->ooo_rows();
-  }
+  VersionPtr v = EnterRead(&rows, &ooo);
   try {
     st->Init(std::move(v), rows, ooo, page_rows);
   } catch (...) {
     LeaveRead();
     throw;
   }
+}
+
+VersionPtr EngineState::EnterRead(size_t* rows, size_t* ooo) const {
+  std::lock_guard<std::mutex> lock(mu);
+  // relaxed: mu orders the increment before Engine::PrepareFork's check,
+  // which runs with mu held.
+  readers_inside.fetch_add(1, std::memory_order_relaxed);
+  *rows = current->mem->rows();
+  *ooo = current->mem->ooo_rows();
+  return current;
 }
 
 void EngineState::LeaveRead() const {

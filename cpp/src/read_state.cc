@@ -264,24 +264,142 @@ std::optional<int64_t> ReadState::Floor(int64_t t) const {
   return best;
 }
 
-void ReadState::Equal(int64_t t, std::vector<uint64_t>* out) const {
-  std::vector<Source> srcs;
-  Gather(t, t, &srcs);
-  std::vector<IdxRange> vis;
-  for (const Source& s : srcs) {
-    const size_t n = s.run->size();
-    const int64_t* ts = s.run->ts();
-    size_t b = s.run->LowerBound(t);
-    // Usually few duplicates: scan a little before falling back to a search.
-    size_t e = b;
-    while (e < n && e - b < 8 && ts[e] == t) ++e;
-    if (e < n && ts[e] == t) e = s.run->UpperBound(t);
-    if (e == b) continue;
-    vis.clear();
-    SourceVisible(s, b, e, &vis);
-    const uint64_t* h = s.run->handles();
-    for (const IdxRange& r : vis) out->insert(out->end(), h + r.b, h + r.e);
+namespace {
+
+// End of the rows equal to t that start at b (ts[b] == t or b == n), given
+// `upper` = a full search for the first row > t. Usually there are few
+// duplicates: scan a little (the rows at b are already in cache) before
+// falling back to the search.
+template <class Upper>
+size_t EqualEnd(const int64_t* ts, size_t n, size_t b, int64_t t,
+                Upper&& upper) {
+  size_t e = b;
+  while (e < n && e - b < 8 && ts[e] == t) ++e;
+  if (e < n && ts[e] == t) e = upper();
+  return e;
+}
+
+// The active memtable as a point read sees it: in-order rows [0, n) (sorted,
+// in insertion order), the marks hiding some of them, and the sorted view of
+// the visible out-of-order rows (null if none).
+struct MemPart {
+  const int64_t* ts;
+  const uint64_t* h;
+  size_t n;
+  const std::vector<MemMark>* marks;
+  const Run* ooo;
+};
+
+// Calls f(handles, b, e) for every source holding visible records at exactly
+// t, oldest source first (the order of Gather, so ties come out in insertion
+// order); rows [b, e) of `handles` are those records. f returns true to stop.
+// Returns whether f stopped the walk.
+template <class F>
+bool VisitAt(const Version& v, const MemPart& mem, int64_t t, F&& f) {
+  auto immutable = [&](const SourceRef& sr) {
+    const Run& r = *sr.run;
+    if (!r.MayContain(t)) return false;  // no column memory touched
+    const size_t b = r.LowerBoundForRead(t);
+    const size_t e =
+        EqualEnd(r.ts(), r.size(), b, t, [&] { return r.UpperBound(t); });
+    if (b == e) return false;
+    // A tombstone interval hides all of a source's rows at t or none.
+    if (auto hide = v.Hide(sr.applied_seq); hide && HideAt(*hide, t)) {
+      return false;
+    }
+    return f(r.handles(), b, e);
+  };
+  // L1 windows are disjoint: only the first with hi >= t can hold t.
+  const WindowList& wl = *v.l1;
+  auto it = std::lower_bound(
+      wl.begin(), wl.end(), t,
+      [](const WindowPtr& w, int64_t x) { return w->hi < x; });
+  if (it != wl.end() && (*it)->lo <= t) {
+    for (const SourceRef& sr : (*it)->runs) {
+      if (immutable(sr)) return true;
+    }
   }
+  for (const auto* list : {&v.l0, &v.sealed}) {
+    for (const SourceRef& sr : *list) {
+      if (immutable(sr)) return true;
+    }
+  }
+  if (mem.n > 0 && mem.ts[0] <= t && t <= mem.ts[mem.n - 1]) {
+    size_t b = BranchlessLowerBound(mem.ts, mem.n, t);
+    const size_t e = EqualEnd(mem.ts, mem.n, b, t, [&] {
+      return t == kMaxTs ? mem.n
+                         : b + BranchlessLowerBound(mem.ts + b, mem.n - b,
+                                                    t + 1);
+    });
+    // A mark covering t hides the rows below its n_mark; the rows at t are
+    // contiguous, so what stays visible is a suffix of [b, e).
+    for (const MemMark& m : *mem.marks) {
+      if (m.lo <= t && t <= m.hi) b = std::max(b, std::min(m.n_mark, e));
+    }
+    if (b < e && f(mem.h, b, e)) return true;
+  }
+  if (mem.ooo && mem.ooo->MayContain(t)) {
+    const Run& r = *mem.ooo;
+    const size_t b = r.LowerBoundForRead(t);
+    const size_t e =
+        EqualEnd(r.ts(), r.size(), b, t, [&] { return r.UpperBound(t); });
+    if (b < e && f(r.handles(), b, e)) return true;
+  }
+  return false;
+}
+
+bool AppendHandles(std::vector<uint64_t>* out, const uint64_t* h, size_t b,
+                   size_t e) {
+  if (e - b == 1) {
+    out->push_back(h[b]);  // the common case: no call into memmove
+  } else {
+    out->insert(out->end(), h + b, h + e);
+  }
+  return false;
+}
+
+MemPart MemAt(const Version& v, size_t mem_n, const Run* ooo) {
+  return {v.mem->ts(), v.mem->handles(), mem_n, v.marks.get(), ooo};
+}
+
+}  // namespace
+
+void ReadState::Equal(int64_t t, std::vector<uint64_t>* out) const {
+  VisitAt(*v_, MemAt(*v_, mem_run_ ? mem_run_->size() : 0, ooo_run_.get()), t,
+          [out](const uint64_t* h, size_t b, size_t e) {
+            return AppendHandles(out, h, b, e);
+          });
+}
+
+bool ReadState::Contains(int64_t t) const {
+  return VisitAt(*v_,
+                 MemAt(*v_, mem_run_ ? mem_run_->size() : 0, ooo_run_.get()),
+                 t, [](const uint64_t*, size_t, size_t) { return true; });
+}
+
+namespace {
+
+// The sorted view of the memtable's visible OOO rows, if there are any.
+RunPtr OooAt(const Version& v, size_t mem_on, size_t page_rows) {
+  return mem_on ? v.mem->OooView(mem_on, *v.marks, page_rows) : nullptr;
+}
+
+}  // namespace
+
+void EqualAt(const Version& v, size_t mem_n, size_t mem_on, size_t page_rows,
+             int64_t t, std::vector<uint64_t>* out) {
+  RunPtr ooo = OooAt(v, mem_on, page_rows);
+  VisitAt(v, MemAt(v, mem_n, ooo.get()), t,
+          [out](const uint64_t* h, size_t b, size_t e) {
+            return AppendHandles(out, h, b, e);
+          });
+}
+
+bool ContainsAt(const Version& v, size_t mem_n, size_t mem_on,
+                size_t page_rows, int64_t t) {
+  RunPtr ooo = OooAt(v, mem_on, page_rows);
+  return VisitAt(v, MemAt(v, mem_n, ooo.get()), t,
+                 [](const uint64_t*, size_t, size_t) { return true; });
 }
 
 void ReadState::CountBy(int64_t lo, int64_t hi, int64_t origin, int64_t every,

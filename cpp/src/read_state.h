@@ -41,11 +41,13 @@ class ReadState {
   uint64_t Count(int64_t lo, int64_t hi) const;
   std::optional<int64_t> Ceil(int64_t t) const;
   std::optional<int64_t> Floor(int64_t t) const;
+  // Point reads: no source list, no allocation (beyond growing *out).
   void Equal(int64_t t, std::vector<uint64_t>* out) const;
   // Snapshot::CountBy without the argument checks (counts[0..nbuckets) are
   // zeroed first). REQUIRES: every > 0, nbuckets == BucketCount(...).
   void CountBy(int64_t lo, int64_t hi, int64_t origin, int64_t every,
                int64_t* starts, uint64_t* counts, size_t nbuckets) const;
+  bool Contains(int64_t t) const;
 
   const Version& version() const { return *v_; }
   // Keeps the runs referenced by Sources alive.
@@ -63,6 +65,17 @@ class ReadState {
   RunPtr ooo_run_;
   std::vector<IdxRange> mem_hide_;
 };
+
+// Point reads straight from a version and the memtable counters read with it
+// (REQUIRES: mem_n / mem_on read under the engine's version mutex together
+// with `v`, as for ReadState::Init). They build no ReadState: the memtable's
+// in-order rows are searched in place, so a lookup neither takes the
+// memtable's view cache lock nor builds a view after every append. Same
+// results, in the same order, as ReadState::Equal / Contains.
+void EqualAt(const Version& v, size_t mem_n, size_t mem_on, size_t page_rows,
+             int64_t t, std::vector<uint64_t>* out);
+bool ContainsAt(const Version& v, size_t mem_n, size_t mem_on,
+                size_t page_rows, int64_t t);
 
 // Visible row ranges of `s` among rows [b, e), ascending.
 void SourceVisible(const Source& s, size_t b, size_t e,

@@ -1,4 +1,4 @@
-// Run: an immutable sorted (ts, handle) column pair with its fence, and the merges that build runs.
+// Run: an immutable sorted (ts, handle) column pair with its fence index, and the merges that build runs.
 
 #include "run.h"
 
@@ -58,9 +58,9 @@ std::shared_ptr<const Run> Run::FromBuilder(ColumnBuilder&& b,
   b.n_ = b.cap_ = 0;
   r->ts_ = r->own_ts_.get();
   r->h_ = r->own_h_.get();
-  r->BuildFence();
+  r->BuildIndex(kFenceBlockRows);
   r->bytes_ = r->n_ * (sizeof(int64_t) + sizeof(uint64_t)) +
-              r->fence_.capacity() * sizeof(int64_t) + sizeof(Run);
+              r->index_.bytes() + sizeof(Run);
   return r;
 }
 
@@ -71,7 +71,8 @@ std::shared_ptr<const Run> Run::FromVectors(std::vector<int64_t>* ts,
   r->n_ = ts->size();
   r->page_rows_ = page_rows;
   r->ts_ = ts->data();
-  r->BuildFence();  // reads the columns in place; may throw, nothing taken yet
+  r->BuildIndex(kFenceBlockRows);  // reads the columns in place; may throw,
+                                   // nothing taken yet
   // Moving a vector keeps its buffer (and so the pointers above) and cannot
   // throw.
   r->vec_ts_ = std::move(*ts);
@@ -81,48 +82,32 @@ std::shared_ptr<const Run> Run::FromVectors(std::vector<int64_t>* ts,
   r->ts_ = r->vec_ts_.data();
   r->h_ = r->vec_h_.data();
   r->bytes_ = r->vec_ts_.capacity() * sizeof(int64_t) +
-              r->vec_h_.capacity() * sizeof(uint64_t) +
-              r->fence_.capacity() * sizeof(int64_t) + sizeof(Run);
+              r->vec_h_.capacity() * sizeof(uint64_t) + r->index_.bytes() +
+              sizeof(Run);
   return r;
 }
 
 std::shared_ptr<const Run> Run::Wrap(const int64_t* ts, const uint64_t* h,
                                      size_t n, size_t page_rows,
                                      std::shared_ptr<const void> owner,
-                                     size_t owner_bytes) {
+                                     size_t owner_bytes, size_t index_rows) {
   std::shared_ptr<Run> r(new Run());
   r->ts_ = ts;
   r->h_ = h;
   r->n_ = n;
   r->page_rows_ = page_rows;
   r->owner_ = std::move(owner);
-  r->BuildFence();
-  r->bytes_ = owner_bytes + r->fence_.capacity() * sizeof(int64_t) + sizeof(Run);
+  r->BuildIndex(index_rows);
+  r->bytes_ = owner_bytes + r->index_.bytes() + sizeof(Run);
   return r;
 }
 
-void Run::BuildFence() {
-  size_t pages = (n_ + page_rows_ - 1) / page_rows_;
-  fence_.resize(pages);
-  for (size_t p = 0; p < pages; ++p) fence_[p] = ts_[p * page_rows_];
-}
-
-size_t Run::LowerBound(int64_t t) const {
-  // First page whose minimum is >= t; the answer lies in the page before it
-  // (duplicates may straddle pages) or at that page's start.
-  size_t p = std::lower_bound(fence_.begin(), fence_.end(), t) - fence_.begin();
-  if (p == 0) return 0;
-  size_t b = (p - 1) * page_rows_;
-  size_t e = std::min(n_, p * page_rows_);
-  return std::lower_bound(ts_ + b, ts_ + e, t) - ts_;
-}
-
-size_t Run::UpperBound(int64_t t) const {
-  size_t p = std::upper_bound(fence_.begin(), fence_.end(), t) - fence_.begin();
-  if (p == 0) return 0;
-  size_t b = (p - 1) * page_rows_;
-  size_t e = std::min(n_, p * page_rows_);
-  return std::upper_bound(ts_ + b, ts_ + e, t) - ts_;
+void Run::BuildIndex(size_t index_rows) {
+  if (n_ > 0) {
+    min_ = ts_[0];
+    max_ = ts_[n_ - 1];
+  }
+  index_.Build(ts_, n_, index_rows);
 }
 
 size_t Run::UpperBoundFrom(size_t from, int64_t t) const {
@@ -132,7 +117,7 @@ size_t Run::UpperBoundFrom(size_t from, int64_t t) const {
   while (lo + step < n_ && ts_[lo + step] <= t) {
     lo += step;
     step *= 2;
-    if (step >= page_rows_) return UpperBound(t);  // far away: use the fence
+    if (step >= page_rows_) return UpperBound(t);  // far away: use the index
   }
   size_t hi = std::min(n_, lo + step);
   return std::upper_bound(ts_ + lo + 1, ts_ + hi, t) - ts_;

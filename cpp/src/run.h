@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "fence.h"
 #include "timelog/engine.h"
 
 namespace timelog {
@@ -61,42 +62,58 @@ class Run {
   static std::shared_ptr<const Run> FromVectors(std::vector<int64_t>* ts,
                                                 std::vector<uint64_t>* h,
                                                 size_t page_rows);
-  // Wraps columns owned by `owner` without copying them.
+  // Wraps columns owned by `owner` without copying them. `index_rows` is the
+  // block size of the search index: kFenceBlockRows for runs that live long;
+  // a short-lived view rebuilt often (the memtable's) passes a coarser one,
+  // which is cheaper to build.
   static std::shared_ptr<const Run> Wrap(const int64_t* ts, const uint64_t* h,
                                          size_t n, size_t page_rows,
                                          std::shared_ptr<const void> owner,
-                                         size_t owner_bytes);
+                                         size_t owner_bytes,
+                                         size_t index_rows = kFenceBlockRows);
 
   size_t size() const { return n_; }
   const int64_t* ts() const { return ts_; }
   const uint64_t* handles() const { return h_; }
-  int64_t min_ts() const { return ts_[0]; }
-  int64_t max_ts() const { return ts_[n_ - 1]; }
+  // Copies of ts()[0] and ts()[size() - 1] held in the Run itself, so that
+  // deciding whether a run can hold t touches no column memory. An empty run
+  // has min_ts() = INT64_MAX > max_ts() = INT64_MIN: it contains nothing.
+  int64_t min_ts() const { return min_; }
+  int64_t max_ts() const { return max_; }
+  bool MayContain(int64_t t) const { return min_ <= t && t <= max_; }
   size_t page_rows() const { return page_rows_; }
   size_t pages() const { return (n_ + page_rows_ - 1) / page_rows_; }
-  // Bytes this run keeps allocated (columns + fence).
+  // Bytes this run keeps allocated (columns + search index).
   size_t bytes() const { return bytes_; }
   // True if the run borrows another object's columns (a sealed memtable's),
   // which may be larger than the run: flush repacks such runs when mostly empty.
   bool wrapped() const { return owner_ != nullptr; }
 
-  // First row with ts >= t (n if none). O(log pages + log page_rows).
-  size_t LowerBound(int64_t t) const;
+  // First row with ts >= t (n if none), through the FenceIndex: one 128-byte
+  // node per index level, then one block of index_rows rows.
+  size_t LowerBound(int64_t t) const { return index_.LowerBound(ts_, n_, t); }
+  // LowerBound(t) for a point lookup, which reads the handles next: their
+  // rows are prefetched with the timestamps'.
+  size_t LowerBoundForRead(int64_t t) const {
+    return index_.LowerBound(ts_, n_, t, h_);
+  }
   // First row with ts > t (n if none).
-  size_t UpperBound(int64_t t) const;
+  size_t UpperBound(int64_t t) const { return index_.UpperBound(ts_, n_, t); }
   // The same, knowing the answer is >= from: gallops forward from `from`, so
   // a short range costs a few nearby probes instead of a second full search.
   size_t UpperBoundFrom(size_t from, int64_t t) const;
 
  private:
   Run() = default;
-  void BuildFence();
+  void BuildIndex(size_t index_rows);
   const int64_t* ts_ = nullptr;
   const uint64_t* h_ = nullptr;
   size_t n_ = 0;
   size_t page_rows_ = 1;
   size_t bytes_ = 0;
-  std::vector<int64_t> fence_;  // fence_[p] = ts_[p * page_rows_]
+  int64_t min_ = kMaxTs;
+  int64_t max_ = kMinTs;
+  FenceIndex index_;
   std::unique_ptr<int64_t[]> own_ts_;
   std::unique_ptr<uint64_t[]> own_h_;
   std::vector<int64_t> vec_ts_;

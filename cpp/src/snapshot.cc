@@ -22,7 +22,7 @@ std::optional<int64_t> Snapshot::Ceil(int64_t t) const {
 std::optional<int64_t> Snapshot::Floor(int64_t t) const {
   return rep_->st.Floor(t);
 }
-bool Snapshot::Contains(int64_t t) const { return rep_->st.Count(t, t) > 0; }
+bool Snapshot::Contains(int64_t t) const { return rep_->st.Contains(t); }
 void Snapshot::Equal(int64_t t, std::vector<uint64_t>* out) const {
   rep_->st.Equal(t, out);
 }

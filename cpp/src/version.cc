@@ -29,7 +29,11 @@ std::shared_ptr<const Run> Memtable::InorderView(size_t n,
   if (in_cache_ && in_cache_n_ == n) return in_cache_;
   // No owner: the cache must not keep its memtable alive (that would be a
   // cycle); every holder of this view also holds the Version owning `this`.
-  in_cache_ = Run::Wrap(ts_.get(), h_.get(), n, page_rows, nullptr, 0);
+  // The view is rebuilt whenever rows were appended, so its index is coarse
+  // (one key per page, as cheap to build as the old per-page fence); point
+  // lookups do not use it (they search the memtable columns directly).
+  in_cache_ = Run::Wrap(ts_.get(), h_.get(), n, page_rows, nullptr, 0,
+                        page_rows);
   in_cache_n_ = n;
   return in_cache_;
 }

@@ -158,6 +158,10 @@ class Snapshot {
   std::optional<int64_t> MaxTs() const { return Floor(kMaxTs); }
   bool Contains(int64_t t) const;
   // Appends handles of visible records at exactly t, in insertion order.
+  // Point reads visit only the sources whose [min, max] holds t (at most one
+  // L1 window), search each with its run's fence index (about
+  // log17(n / 512) + 1 index nodes plus one 32-row block) and allocate
+  // nothing but *out's growth.
   void Equal(int64_t t, std::vector<uint64_t>* out) const;
   // Cursor over visible records with lo <= ts <= hi, ascending (ties in
   // insertion order) or, if reverse, descending (ties in reverse insertion
@@ -299,7 +303,12 @@ class Engine {
   std::shared_ptr<const Snapshot> GetSnapshot() const;
   // One-shot reads on the current state, equivalent to the Snapshot methods
   // of a snapshot taken at the call but without allocating one (the fast
-  // path for point lookups, len() and `in`).
+  // path for point lookups, len() and `in`). Equal and Contains read the
+  // version pointer and the memtable's published row counts together under
+  // the version mutex (so they are as consistent as a snapshot) and then
+  // search the memtable's in-order rows in place, without the memtable view a
+  // snapshot builds: no lock beyond that one (the OOO view's cache lock only
+  // when there are OOO rows) and no allocation beyond *out.
   uint64_t Count(int64_t lo, int64_t hi) const;
   std::optional<int64_t> Ceil(int64_t t) const;
   std::optional<int64_t> Floor(int64_t t) const;
