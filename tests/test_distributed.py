@@ -204,6 +204,52 @@ def test_save_writes_one_file_per_shard(client, tmp_path):
     ref.close()
 
 
+def test_save_then_load_restores_every_shard(client, tmp_path):
+    rng = random.Random(11)
+    pairs = [(rng.randint(-300, 300), f"v{i}") for i in range(500)]
+    with ShardedTimelog(client, bucket=16, origin=3, shards=3, maintenance="disabled") as log:
+        log.extend(pairs)
+        log.delete(-50, 20)
+        want = list(log)
+        log.save(tmp_path)
+    with ShardedTimelog.load(client, tmp_path, busy_policy="flush") as back:
+        assert (back.bucket, back.origin, back.shards) == (16, 3, 3)
+        assert list(back) == want
+        assert [a.tolist() for a in back.count_by(50)] == \
+            [a.tolist() for a in _counts_of(want, 50)]
+        back.append(7, "new")                  # a loaded log takes writes
+        assert back.at(7)[-1] == "new"
+
+
+def _counts_of(rows, every):
+    ref = Timelog(maintenance="disabled")
+    ref.extend(rows)
+    out = ref.count_by(every)
+    ref.close()
+    return out
+
+
+def test_load_of_a_bad_directory_names_the_problem(client, tmp_path):
+    with pytest.raises(TimelogError, match="layout.json does not exist"):
+        ShardedTimelog.load(client, tmp_path)
+    (tmp_path / "layout.json").write_text("{not json")
+    with pytest.raises(TimelogError, match="not a readable layout"):
+        ShardedTimelog.load(client, tmp_path)
+    (tmp_path / "layout.json").write_text(
+        '{"format": "timelog.distributed", "version": 9, "bucket": 4, "origin": 0, "shards": 2}')
+    with pytest.raises(TimelogError, match="layout version 9"):
+        ShardedTimelog.load(client, tmp_path)
+    with ShardedTimelog(client, bucket=4, maintenance="disabled") as log:
+        log.extend([(t, t) for t in range(40)])
+        log.save(tmp_path)
+    (tmp_path / "shard-1.timelog").write_bytes(b"garbage")
+    with pytest.raises(TimelogError, match="shard 1"):
+        ShardedTimelog.load(client, tmp_path)
+    (tmp_path / "shard-1.timelog").unlink()
+    with pytest.raises(TimelogError, match="shard-1.timelog"):
+        ShardedTimelog.load(client, tmp_path)
+
+
 def test_to_dask_dataframe(client):
     ref = Timelog(maintenance="disabled")
     rng = random.Random(7)

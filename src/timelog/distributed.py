@@ -25,6 +25,7 @@ Needs dask.distributed, numpy and pandas: ``pip install 'timelog[distributed]'``
 """
 
 import itertools
+import json
 import operator
 import os
 import pickle
@@ -133,9 +134,9 @@ class ShardActor:
     (``open``/``more``) hold a snapshot of the shard until exhausted or closed.
     """
 
-    def __init__(self, index, options):
+    def __init__(self, index, options, path=None):
         self.index = index
-        self.log = Timelog(**options)
+        self.log = Timelog(**options) if path is None else Timelog.load(path, **options)
         self._cursors = {}
         self._ids = itertools.count()
 
@@ -230,6 +231,17 @@ class ShardActor:
         self.log.save(path)
         return path
 
+    def save_layout(self, path, layout):
+        """Write the ShardedTimelog's layout (a JSON text) next to the shard files,
+        atomically: a temporary file in the same directory, then a rename."""
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(layout)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return path
+
     def close(self):
         for it in self._cursors.values():
             it.close()
@@ -253,6 +265,31 @@ def _frame(ts, objs):
                         index=pd.Index(ts, dtype=np.int64))
 
 
+_LAYOUT = "layout.json"
+
+
+def _read_layout(path):
+    """The layout ``save`` wrote, checked (runs on a worker)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            layout = json.load(f)
+    except FileNotFoundError:
+        raise TimelogError(f"{path} does not exist: not a directory written by "
+                           "ShardedTimelog.save()") from None
+    except (OSError, ValueError) as exc:
+        raise TimelogError(f"{path} is not a readable layout: {exc}") from exc
+    ok = (isinstance(layout, dict) and layout.get("format") == "timelog.distributed"
+          and all(type(layout.get(k)) is int for k in ("bucket", "origin", "shards")))
+    if not ok:
+        raise TimelogError(f"{path} is not a ShardedTimelog layout")
+    if layout.get("version") != 1:
+        raise TimelogError(f"{path} has layout version {layout.get('version')!r}; "
+                           "this timelog reads version 1")
+    if layout["bucket"] <= 0 or layout["shards"] <= 0:
+        raise TimelogError(f"{path} has an invalid bucket or shard count")
+    return layout
+
+
 def _read_partition(actor, lo, hi):
     """A ``to_dask_dataframe`` partition, read by the actor owning its bucket."""
     return actor.frame(lo, hi).result()
@@ -269,7 +306,7 @@ class ShardedTimelog:
     """
 
     def __init__(self, client, *, shards=None, bucket, origin=0, prefetch_rows=4096,
-                 **options):
+                 _paths=None, **options):
         if isinstance(bucket, bool) or isinstance(shards, bool):
             raise TypeError("bucket and shards must be integers, not bool")
         self._bucket = operator.index(bucket)
@@ -292,14 +329,21 @@ class ShardedTimelog:
             raise ValueError(f"shards must be > 0, got {n}")
         self._shards = n
         self._workers = [workers[i % len(workers)] for i in range(n)]
+        if _paths is not None and len(_paths) != n:
+            raise ValueError(f"the saved layout has {len(_paths)} shards, not {n}")
         futures = [
-            client.submit(ShardActor, i, dict(options), actor=True, workers=[w],
+            client.submit(ShardActor, i, dict(options),
+                          None if _paths is None else _paths[i], actor=True, workers=[w],
                           allow_other_workers=False, pure=False)
             for i, w in enumerate(self._workers)]
         self._futures = futures
         self._actors = []
-        for i, f in enumerate(futures):
-            self._actors.append(self._wait(i, f))
+        try:
+            for i, f in enumerate(futures):
+                self._actors.append(self._wait(i, f))
+        except BaseException:
+            client.cancel(futures)      # no shard outlives a failed construction
+            raise
         self._closed = False
 
     # ------------------------------------------------------------ plumbing
@@ -621,10 +665,44 @@ class ShardedTimelog:
 
     def save(self, directory):
         """Save each shard to ``directory/shard-<i>.timelog`` on its worker's file
-        system (``Timelog.save``); returns the paths by shard index."""
+        system (``Timelog.save``) and the layout (``bucket``, ``origin``, ``shards``)
+        to ``directory/layout.json`` on shard 0's worker; returns the shard files'
+        paths by shard index. ``ShardedTimelog.load`` reads them back."""
         directory = os.fspath(directory)
-        return dict(enumerate(self._all_indexed(
+        paths = dict(enumerate(self._all_indexed(
             "save", lambda i: os.path.join(directory, f"shard-{i}.timelog"))))
+        layout = json.dumps({"format": "timelog.distributed", "version": 1,
+                             "bucket": self._bucket, "origin": self._origin,
+                             "shards": self._shards})
+        self._wait(0, self._call(0, "save_layout", os.path.join(directory, _LAYOUT),
+                                 layout))
+        return paths
+
+    @classmethod
+    def load(cls, client, directory, *, prefetch_rows=4096, **overrides):
+        """A ``ShardedTimelog`` from a directory written by ``save``: the same
+        ``bucket``, ``origin`` and number of shards, shard ``i`` loaded by
+        ``Timelog.load(directory/shard-<i>.timelog, **overrides)`` on the worker it is
+        placed on (so every worker must be able to read ``directory``: the same
+        machine or a shared file system). Like ``Timelog.load``, this runs pickle on
+        the payloads: load only files you trust. A missing or malformed layout or
+        shard file raises ``TimelogError`` naming it, and no actor is left behind."""
+        directory = os.fspath(directory)
+        try:
+            layout = client.submit(_read_layout, os.path.join(directory, _LAYOUT),
+                                   pure=False).result()
+        except TimelogError:
+            raise
+        except Exception as exc:
+            raise TimelogError(f"ShardedTimelog.load({directory!r}): cannot read "
+                               f"{_LAYOUT}: {type(exc).__name__}: {exc}") from exc
+        n = layout["shards"]
+        paths = [os.path.join(directory, f"shard-{i}.timelog") for i in range(n)]
+        try:
+            return cls(client, shards=n, bucket=layout["bucket"], origin=layout["origin"],
+                       prefetch_rows=prefetch_rows, _paths=paths, **overrides)
+        except TimelogError as exc:
+            raise TimelogError(f"ShardedTimelog.load({directory!r}): {exc}") from exc
 
     def _all_indexed(self, method, arg_of):
         futures = [(i, self._call(i, method, arg_of(i))) for i in range(self._shards)]
