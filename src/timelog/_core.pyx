@@ -157,6 +157,7 @@ _OPTION_NAMES = _optab.NAMES
 
 # Forward declarations: the classes refer to each other across the include files.
 cdef class Timelog
+cdef class _Pinned
 cdef class TimelogIter
 cdef class PageSpanIter
 cdef class PageSpan
@@ -168,7 +169,9 @@ include "_errors.pxi"
 include "_convert.pxi"
 include "_fork.pxi"
 include "_timelog.pxi"
+include "_reads.pxi"
 include "_ingest.pxi"
+include "_pinned.pxi"
 include "_iter.pxi"
 include "_views.pxi"
 include "_gc.pxi"

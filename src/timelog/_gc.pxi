@@ -26,11 +26,12 @@
 #   a closed log: TimelogError, or a no-op for unpinning.
 # * TimelogIter.tp_clear releases the iterator's cursor, recycled row tuple and
 #   pin (`_finish`) but keeps `_log`, so pins stay balanced and later calls
-#   raise/stop cleanly. PageSpanIter, PageSpan and PageSpanObjectsView get no
-#   tp_clear: they only reference their log/span, any cycle through them also
-#   runs through an object that has one (the log, or a user container), and
-#   clearing their `_log`/`_span` to None would let a pin leak or a later
-#   method call dereference None.
+#   raise/stop cleanly. PageSpanIter, PageSpan, PageSpanObjectsView (and
+#   _Pinned, the base of the iterators and spans) get no tp_clear: they only
+#   reference their log/span, any cycle through them also runs through an
+#   object that has one (the log, or a user container), and clearing their
+#   `_log`/`_span` to None would let a pin leak or a later method call
+#   dereference None.
 #
 # Why patch the slots at import instead of `@cython.no_gc_clear` + hand-written
 # slots: Cython cannot generate a traverse for handles, so either way the slots
@@ -143,6 +144,7 @@ cdef int _install_gc_slots() except -1:
         t.tp_traverse = <_traverseproc>_timelog_traverse
     t.tp_clear = <_inquiry>_timelog_clear
     (<_TypeSlots*><PyObject*>TimelogIter).tp_clear = <_inquiry>_timelog_iter_clear
+    (<_TypeSlots*><PyObject*>_Pinned).tp_clear = NULL   # their base: never instantiated alone
     (<_TypeSlots*><PyObject*>PageSpanIter).tp_clear = NULL
     (<_TypeSlots*><PyObject*>PageSpan).tp_clear = NULL
     (<_TypeSlots*><PyObject*>PageSpanObjectsView).tp_clear = NULL

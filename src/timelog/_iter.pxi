@@ -1,4 +1,28 @@
-# TimelogIter: the iterator of (ts, obj) rows over a snapshot.
+# TimelogIter: the iterator of (ts, obj) rows over a snapshot, and its constructor _new_iter.
+
+cdef TimelogIter _new_iter(Timelog log, int64_t lo, int64_t hi, bint empty, bint reverse):
+    """A TimelogIter over the closed range [lo, hi] of ``log`` (no rows if ``empty``)."""
+    cdef CEngine* eng
+    log._reader()
+    # Allocate first: an allocation may run finalizers that close the log,
+    # so the engine pointer is fetched afterwards.
+    cdef TimelogIter it = TimelogIter.__new__(TimelogIter, _TOKEN)
+    eng = log._reader()
+    it._bind(log)
+    it._reverse = reverse
+    if empty:
+        it._closed = True
+        it._lo, it._hi = 1, 0      # repr(it): lo > hi marks an empty range
+        return it
+    it._lo, it._hi = lo, hi        # repr(it)
+    it._cursor = move(eng.Range(lo, hi, reverse))
+    if it._cursor.get().Remaining() == 0:
+        it._cursor.reset()
+        it._closed = True
+        return it
+    it._pin()
+    return it
+
 
 # ----------------------------------------------------------------------------
 # TimelogIter
@@ -6,7 +30,7 @@
 
 
 @cython.final
-cdef class TimelogIter:
+cdef class TimelogIter(_Pinned):
     """Iterator of ``(ts, obj)`` tuples over a snapshot of a ``Timelog``.
 
     Created by ``iter(log)``, ``log[t1:t2]``, ``range()``, ``since()``,
@@ -30,15 +54,11 @@ cdef class TimelogIter:
     >>> log.close()
     """
 
-    cdef Timelog _log
     cdef unique_ptr[CCursor] _cursor
     cdef CRecord* _buf
     cdef size_t _cap
     cdef size_t _pos
     cdef size_t _n
-    cdef uint64_t _epoch
-    cdef bint _pinned
-    cdef bint _closed
     cdef tuple _last                 # the last row, recycled when unshared
     cdef int64_t _lo, _hi            # the closed range [_lo, _hi] it was created for
     cdef bint _reverse
@@ -54,13 +74,10 @@ cdef class TimelogIter:
             free(self._buf)
             self._buf = NULL
         self._cursor.reset()
-        if self._pinned:
-            self._pinned = False
-            if self._log is not None:
-                self._log._unpin(self._epoch)
+        self._release_pin()
 
     cdef inline int _check(self) except -1:
-        if self._log is None or self._log._closed or self._log._epoch != self._epoch:
+        if not self._live():
             raise TimelogError("the Timelog of this iterator is closed")
         return 0
 
@@ -74,10 +91,7 @@ cdef class TimelogIter:
         self._pos = 0
         self._n = 0
         self._last = None                      # the recycled row's references
-        if self._pinned:
-            self._pinned = False
-            if self._log is not None:
-                self._log._unpin(self._epoch)   # last: may run __del__ code
+        self._release_pin()                    # last: may run __del__ code
 
     cdef int _fill(self) except -1:
         """Refill the buffer; returns 0 (and finishes) when the cursor is done."""
@@ -209,16 +223,14 @@ cdef class TimelogIter:
                             "reversed(log)")
         it = TimelogIter.__new__(TimelogIter, _TOKEN)
         self._check()                   # the allocation may have run finalizers
-        it._log = self._log
-        it._epoch = self._epoch
+        it._bind(self._log)
         it._reverse = not self._reverse
         it._lo, it._hi = self._lo, self._hi
         if self._closed or self._cursor.get() == NULL:
             it._closed = True
             return it
         it._cursor = move(self._cursor.get().Reversed())
-        self._log._pins += 1
-        it._pinned = True
+        it._pin()
         return it
 
     def to_numpy(self):
@@ -273,7 +285,7 @@ cdef class TimelogIter:
             if hbuf == NULL:
                 raise MemoryError(f"could not allocate the handle column for {what}: "
                                   f"{total} rows x 8 bytes")
-        log._pins += 1                  # our own pin, released in the finally
+        log._add_pin()                  # our own pin, released in the finally
         try:
             self._check()               # the allocations may have run finalizers
             tsp = &tv[0] if total > 0 else NULL
@@ -290,7 +302,7 @@ cdef class TimelogIter:
                 with nogil:
                     got += cur.get().NextColumns(tsp + m, hbuf + m if hbuf != NULL else NULL, rem)
             cur.reset()
-            if log._closed or log._epoch != epoch:
+            if not log._in_epoch(epoch):
                 raise TimelogError("Timelog was closed during the read")
             if got != total:            # cannot happen: Remaining() is exact
                 raise TimelogError(f"{what}: the engine returned {got} of {total} rows")
@@ -308,6 +320,47 @@ cdef class TimelogIter:
         finally:
             free(hbuf)
             log._unpin(epoch)
+
+    cdef tuple _next_columns(self, Py_ssize_t n):
+        """For Timelog._next_columns (copies, pickling, save): the next up to ``n``
+        rows as ``(bytearray of native int64 timestamps, list of objects)``."""
+        cdef Py_ssize_t k, i = 0, j, take
+        cdef char* dst
+        cdef PyObject* o
+        cdef CRecord* rec
+        cdef bytearray ts
+        cdef list objs
+        if n < 0:
+            raise ValueError(f"_next_columns() needs n >= 0, got {n}")
+        self._check()
+        k = len(self)
+        if n < k:
+            k = n
+        ts = bytearray(k * 8)
+        objs = PyList_New(k)
+        self._check()                   # the allocations may have run finalizers
+        dst = ts
+        while i < k:
+            if self._pos >= self._n:
+                if not self._fill():
+                    break
+            take = <Py_ssize_t>(self._n - self._pos)
+            if take > k - i:
+                take = k - i
+            rec = self._buf + self._pos
+            for j in range(take):
+                memcpy(dst + (i + j) * 8, &rec[j].ts, 8)
+                o = <PyObject*>rec[j].handle
+                _incref(o)
+                _PyList_SET_ITEM(<PyObject*>objs, i + j, o)
+            self._pos += take
+            i += take
+        if i < k:                       # cannot happen: len(it) is exact
+            del objs[i:]
+            del ts[i * 8:]
+        if self._pos >= self._n and (self._cursor.get() == NULL or self._cursor.get().Remaining() == 0):
+            self._finish()              # last: unpinning may drain and run __del__ code
+        return ts, objs
 
     def close(self):
         """Release the snapshot now (idempotent). Further ``next()`` raises ``StopIteration``."""
@@ -339,7 +392,7 @@ cdef class TimelogIter:
         """
         from timelog import _display
         cdef object left = None
-        if not (self._log is None or self._log._closed or self._log._epoch != self._epoch):
+        if self._live():
             left = len(self)
         return _display.iter_repr(self._lo, self._hi, self._reverse, left, kMinTs, kMaxTs)
 

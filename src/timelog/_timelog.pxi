@@ -366,6 +366,19 @@ cdef class Timelog:
             self._drain(False, earned)
         return 0
 
+    # The pin protocol of the snapshot readers (_Pinned): only these touch _pins
+    # and _epoch on their behalf.
+
+    cdef inline uint64_t _current_epoch(self) noexcept:
+        return self._epoch
+
+    cdef inline bint _in_epoch(self, uint64_t epoch) noexcept:
+        """Open, and not closed (or reopened) since ``epoch``."""
+        return not self._closed and self._epoch == epoch
+
+    cdef inline void _add_pin(self) noexcept:
+        self._pins += 1
+
     cdef void _unpin(self, uint64_t epoch) noexcept:
         # Called by iterators/spans releasing their pin. Pins of a previous
         # engine (before close/reopen) are void.
@@ -444,54 +457,6 @@ cdef class Timelog:
         cdef CWriteResult r = eng.Delete(lo, hi)
         self._after_write(r, 0)
         return 0
-
-    cdef TimelogIter _iter(self, int64_t lo, int64_t hi, bint empty, bint reverse):
-        cdef CEngine* eng
-        self._reader()
-        # Allocate first: an allocation may run finalizers that close the log,
-        # so the engine pointer is fetched afterwards.
-        cdef TimelogIter it = TimelogIter.__new__(TimelogIter, _TOKEN)
-        eng = self._reader()
-        it._log = self
-        it._epoch = self._epoch
-        it._reverse = reverse
-        if empty:
-            it._closed = True
-            it._lo, it._hi = 1, 0      # repr(it): lo > hi marks an empty range
-            return it
-        it._lo, it._hi = lo, hi        # repr(it)
-        it._cursor = move(eng.Range(lo, hi, reverse))
-        if it._cursor.get().Remaining() == 0:
-            it._cursor.reset()
-            it._closed = True
-            return it
-        self._pins += 1
-        it._pinned = True
-        return it
-
-    cdef list _at(self, int64_t t):
-        cdef CEngine* eng = self._reader()
-        cdef vector[uint64_t] hs
-        cdef size_t i, n
-        cdef PyObject* o
-        cdef uint64_t epoch = self._epoch
-        cdef list out
-        # Pin while the handles are held without references: PyList_New may
-        # run a collection, and a finalizer may write to the log and drain.
-        self._pins += 1
-        try:
-            eng.Equal(t, &hs)
-            n = hs.size()
-            out = PyList_New(n)
-            if self._closed or self._epoch != epoch:
-                raise TimelogError("Timelog was closed during the read")
-            for i in range(n):
-                o = <PyObject*>hs[i]
-                _incref(o)
-                _PyList_SET_ITEM(<PyObject*>out, i, o)
-        finally:
-            self._unpin(epoch)
-        return out
 
     # ------------------------------------------------------------ writes
 
@@ -576,208 +541,16 @@ cdef class Timelog:
         self._writer()
         try:
             if objects is _MISSING:
-                self._collect_pairs(data, &tsv, &hv, not insert_on_error)
+                _collect_pairs(self, data, &tsv, &hv, not insert_on_error)
             else:
-                self._collect_columns(data, objects, &tsv, &hv, not insert_on_error)
+                _collect_columns(self, data, objects, &tsv, &hv, not insert_on_error)
             # Conversion may have run Python code (__index__, generators, GC):
             # the log may have been closed or be busy in another thread.
             self._writer()
         except BaseException:
             _decref_all(&hv, 0)
             raise
-        self._commit(&tsv, &hv)
-
-    cdef int _collect_pairs(self, object pairs, vector[int64_t]* tsv, vector[uint64_t]* hv,
-                            bint strict) except -1:
-        cdef object seq = PySequence_Fast(
-            pairs, "extend() needs an iterable of (timestamp, object) pairs")
-        cdef PyObject* s = <PyObject*>seq
-        cdef PyObject* item
-        cdef PyObject* t
-        cdef PyObject* o
-        cdef Py_ssize_t i = 0
-        cdef int64_t v
-        cdef bint guard = self._has_min_ts
-        cdef int64_t lo = self._min_ts
-        _reserve_rows(tsv, hv, _Fast_SIZE(s), _Fast_SIZE(s))
-        cdef Py_ssize_t ahead
-        cdef PyObject* nxt
-        while i < _Fast_SIZE(s):   # re-read: Python code in the slow path may resize a list
-            # Prefetch the pair 16 ahead and the timestamp int of the pair 8
-            # ahead (whose tuple was prefetched 8 steps ago): the loop is bound
-            # by memory latency on these objects, not by instructions.
-            ahead = i + 16
-            if ahead < _Fast_SIZE(s):
-                _prefetch(<void*>_Fast_ITEM(s, ahead))
-            ahead = i + 8
-            if ahead < _Fast_SIZE(s):
-                nxt = _Fast_ITEM(s, ahead)
-                if _PyTuple_CheckExact(nxt) and _PyTuple_GET_SIZE(nxt) == 2:
-                    _prefetch(<void*>_PyTuple_GET_ITEM(nxt, 0))
-            item = _Fast_ITEM(s, i)
-            if (_PyTuple_CheckExact(item) and _PyTuple_GET_SIZE(item) == 2
-                    and _ts_exact(_PyTuple_GET_ITEM(item, 0), &v)
-                    and not (guard and v < lo)):
-                o = _PyTuple_GET_ITEM(item, 1)
-                tsv.push_back(v)
-                hv.push_back(<uint64_t>o)
-                _incref(o)
-                i += 1
-                continue
-            self._pair_slow(<object>item, tsv, hv, strict)
-            i += 1
-        return 0
-
-    cdef int _pair_slow(self, object item, vector[int64_t]* tsv, vector[uint64_t]* hv,
-                        bint strict) except -1:
-        cdef int64_t v
-        cdef Py_ssize_t n
-        try:
-            if isinstance(item, (str, bytes, bytearray)) or not PySequence_Check(item):
-                raise TypeError("extend() items must be (timestamp, object) pairs, "
-                                f"not {type(item).__name__}")
-            n = len(item)
-            if n != 2:
-                raise ValueError("extend() items must be (timestamp, object) pairs; "
-                                 f"got a {type(item).__name__} of length {n}")
-            t = item[0]
-            o = item[1]
-            v = _ts_of(t, self._unit_div)
-            if self._has_min_ts and v < self._min_ts:
-                raise ValueError(f"timestamp {v} is below min_ts={self._min_ts}")
-        except (TypeError, ValueError, OverflowError):
-            if strict:
-                raise
-            return 0
-        tsv.push_back(v)
-        hv.push_back(<uint64_t><PyObject*>o)
-        _incref(<PyObject*>o)
-        return 0
-
-    cdef int _collect_columns(self, object tss, object objs, vector[int64_t]* tsv,
-                              vector[uint64_t]* hv, bint strict) except -1:
-        cdef object oseq = PySequence_Fast(
-            objs, "extend(timestamps, objects): objects must be a sequence")
-        cdef PyObject* os = <PyObject*>oseq
-        cdef PyObject* s
-        cdef PyObject* o
-        cdef vector[uint8_t] keep
-        cdef Py_ssize_t i, n
-        cdef int64_t v
-        cdef bint ok
-        cdef bint guard = self._has_min_ts
-        cdef int64_t lo = self._min_ts
-        cdef int handled = 0
-        np = _sys.modules.get("numpy")
-        if (np is not None and not isinstance(tss, np.ndarray)
-                and getattr(getattr(tss, "dtype", None), "kind", None) == "M"):
-            tss = np.asarray(tss)       # pandas DatetimeIndex / Series (naive: datetime64)
-        if np is not None and isinstance(tss, np.ndarray) and tss.dtype.kind == "M":
-            # datetime64 column: converted to the time_unit vectorised (exact,
-            # NaT and int64 overflow checked), then copied like an int64 array.
-            tss, kept = _timekeys.datetime64_array_units(tss, self._unit_div, strict)
-            if kept is not None:
-                keep.assign(<uint8_t*>(<Py_ssize_t>kept.ctypes.data),
-                            <uint8_t*>(<Py_ssize_t>kept.ctypes.data) + len(kept))
-        if PyObject_CheckBuffer(tss) and not isinstance(tss, (bytes, bytearray, str)):
-            handled = _ts_from_buffer(tss, _Fast_SIZE(os), tsv, <vector[uint8_t]*>NULL if strict else &keep)
-        if handled:
-            n = tsv.size()
-            if guard or not strict:
-                if keep.size() == 0:
-                    keep.assign(n, 1)
-                for i in range(n):
-                    if guard and keep[i] and tsv[0][i] < lo:
-                        if strict:
-                            raise ValueError(f"timestamp {tsv[0][i]} is below min_ts={lo}")
-                        keep[i] = 0
-        else:
-            seq = PySequence_Fast(tss, "extend(timestamps, objects): timestamps must be a sequence")
-            s = <PyObject*>seq
-            n = _Fast_SIZE(s)
-            if n != _Fast_SIZE(os):
-                raise ValueError(f"extend(timestamps, objects): length mismatch "
-                                 f"({n} timestamps, {_Fast_SIZE(os)} objects)")
-            _reserve_rows(tsv, NULL, n, 0)
-            if not strict:
-                keep.assign(n, 1)
-            i = 0
-            while i < n and i < _Fast_SIZE(s):
-                ok = True
-                t = _Fast_ITEM(s, i)
-                if not _ts_exact(t, &v):
-                    try:
-                        v = _ts_of(<object>t, self._unit_div)
-                    except (TypeError, ValueError, OverflowError):
-                        if strict:
-                            raise
-                        v = 0
-                        ok = False
-                if ok and guard and v < lo:
-                    if strict:
-                        raise ValueError(f"timestamp {v} is below min_ts={lo}")
-                    ok = False
-                if not ok:
-                    keep[i] = 0
-                tsv.push_back(v)
-                i += 1
-            n = tsv.size()
-        # Everything validated; take the references. No Python code runs below,
-        # but conversions above might have resized the objects list.
-        if n != _Fast_SIZE(os):
-            raise ValueError(f"extend(timestamps, objects): length mismatch "
-                             f"({n} timestamps, {_Fast_SIZE(os)} objects)")
-        _reserve_rows(NULL, hv, 0, n)
-        if keep.size() == 0:
-            for i in range(n):
-                o = _Fast_ITEM(os, i)
-                hv.push_back(<uint64_t>o)
-                _incref(o)
-        else:
-            # Compact the timestamps of the kept items in place.
-            v = 0
-            for i in range(n):
-                if keep[i]:
-                    o = _Fast_ITEM(os, i)
-                    tsv[0][v] = tsv[0][i]
-                    hv.push_back(<uint64_t>o)
-                    _incref(o)
-                    v += 1
-            tsv.resize(v)
-        return 0
-
-    cdef int _commit(self, vector[int64_t]* tsv, vector[uint64_t]* hv) except -1:
-        """Commit validated records whose references are already taken.
-
-        All or nothing: the engine commits a batch in one step or, on an exception
-        (an allocation failure), not at all; then every reference is given back."""
-        cdef size_t n = hv.size()
-        cdef CEngine* eng
-        cdef CWriteResult r = CWriteResult.kOk
-        if n == 0:
-            self._maybe_drain()
-            return 0
-        try:
-            if n < _BIG_BATCH:
-                eng = self._writer()
-                r = eng.AppendBatch(tsv.data(), hv.data(), n)
-            else:
-                self._lock(True)
-                try:
-                    eng = self._engine.get()
-                    with nogil:
-                        # A big sorted batch becomes a sealed run as it is (no copy).
-                        if not eng.AdoptSortedBatch(tsv, hv, &r):
-                            r = eng.AppendBatch(tsv.data(), hv.data(), n)
-                finally:
-                    self._unlock()
-        except BaseException:
-            # Nothing was committed (on an exception the engine leaves the columns
-            # intact). After the unlock: a __del__ may write to the log.
-            _decref_all(hv, 0)
-            raise
-        self._after_write(r, n)
-        return 0
+        _commit(self, &tsv, &hv)
 
     # ------------------------------------------------------------ deletes
 
@@ -881,7 +654,7 @@ cdef class Timelog:
         cdef int empty
         if _is_slice(key):
             empty = _slice_bounds(key, self._unit_div, &lo, &hi)
-            return self._iter(lo, hi, empty, False)
+            return _new_iter(self, lo, hi, empty, False)
         raise TypeError(f"Timelog is not a sequence: log[{key!r}] would read as position "
                         f"{key!r}; use log.at({key!r}) for the objects at a timestamp, "
                         "or log[t1:t2] for a time range")
@@ -891,7 +664,7 @@ cdef class Timelog:
 
         Runtime complexity: O(log n) plus the number of results.
         """
-        return self._at(_ts_of(ts, self._unit_div))
+        return _at(self, _ts_of(ts, self._unit_div))
 
     def range(self, t1, t2, *, bint reverse=False):
         """Iterator over ``[t1, t2)`` (``None`` = unbounded). ``t1 >= t2`` gives nothing.
@@ -910,40 +683,40 @@ cdef class Timelog:
         """
         cdef int64_t lo, hi
         cdef int kind = _range_bounds(t1, t2, self._unit_div, &lo, &hi)
-        return self._iter(lo, hi, kind != 0, reverse)
+        return _new_iter(self, lo, hi, kind != 0, reverse)
 
     def since(self, t):
         """Iterator over ``[t, +inf]`` (the largest timestamp included)."""
         cdef int64_t lo, hi
         cdef int kind = _range_bounds(t, None, self._unit_div, &lo, &hi)
-        return self._iter(lo, hi, kind != 0, False)
+        return _new_iter(self, lo, hi, kind != 0, False)
 
     def until(self, t):
         """Iterator over ``[-inf, t)``."""
         cdef int64_t lo, hi
         cdef int kind = _range_bounds(None, t, self._unit_div, &lo, &hi)
-        return self._iter(lo, hi, kind != 0, False)
+        return _new_iter(self, lo, hi, kind != 0, False)
 
     def all(self):
         """Iterator over every record (same as ``iter(log)`` and ``log[:]``)."""
-        return self._iter(kMinTs, kMaxTs, False, False)
+        return _new_iter(self, kMinTs, kMaxTs, False, False)
 
     def equal(self, t):
         """Iterator over the records at exactly ``t``."""
         cdef int64_t v = _ts_of(t, self._unit_div)
-        return self._iter(v, v, False, False)
+        return _new_iter(self, v, v, False, False)
 
     def point(self, t):
         """Alias of ``equal(t)``."""
         cdef int64_t v = _ts_of(t, self._unit_div)
-        return self._iter(v, v, False, False)
+        return _new_iter(self, v, v, False, False)
 
     def __iter__(self):
-        return self._iter(kMinTs, kMaxTs, False, False)
+        return _new_iter(self, kMinTs, kMaxTs, False, False)
 
     def __reversed__(self):
         """Iterator over every record, newest first (equal timestamps in reverse insertion order)."""
-        return self._iter(kMinTs, kMaxTs, False, True)
+        return _new_iter(self, kMinTs, kMaxTs, False, True)
 
     def __len__(self):
         """Exact number of visible records. O(sources * log n), not a scan."""
@@ -988,24 +761,6 @@ cdef class Timelog:
 
     # ------------------------------------------------------------ analysis reads
 
-    cdef object _one(self, int64_t lo, int64_t hi, bint reverse):
-        """``(ts, obj)`` of the first row of ``Range(lo, hi, reverse)``, or None.
-
-        One cursor, so one consistent state. The object is referenced (by the
-        cast to ``object``) before any Python code can run: a handle of the
-        current state is a stored record, which only a writer call (GIL) can
-        drop."""
-        cdef CEngine* eng = self._reader()
-        cdef unique_ptr[CCursor] cur
-        cdef CRecord rec
-        if lo > hi:
-            return None
-        cur = move(eng.Range(lo, hi, reverse))
-        if cur.get().Next(&rec, 1) == 0:
-            return None
-        obj = <object><PyObject*>rec.handle
-        return (rec.ts, obj)
-
     def count(self, t1=None, t2=None):
         """Number of visible records in ``[t1, t2)`` (``None`` = unbounded).
 
@@ -1038,12 +793,12 @@ cdef class Timelog:
         ((3, 'a'), (9, 'z2'))
         >>> log.close()
         """
-        return self._one(kMinTs, kMaxTs, False)
+        return _one(self, kMinTs, kMaxTs, False)
 
     def last(self):
         """``(ts, obj)`` of the last visible record in read order (largest
         timestamp, among equal timestamps the latest inserted), or ``None``."""
-        return self._one(kMinTs, kMaxTs, True)
+        return _one(self, kMinTs, kMaxTs, True)
 
     def asof(self, t):
         """``(ts, obj)`` of the last visible record with timestamp ``<= t``
@@ -1059,7 +814,7 @@ cdef class Timelog:
         >>> log.close()
         """
         cdef int64_t v = _ts_of(t, self._unit_div)
-        return self._one(kMinTs, v, True)
+        return _one(self, kMinTs, v, True)
 
     def nearest(self, t):
         """The visible record whose timestamp is closest to ``t`` as ``(ts, obj)``,
@@ -1076,29 +831,7 @@ cdef class Timelog:
         ((10, 'a'), (10, 'a'), (20, 'b2'), (20, 'b2'))
         >>> log.close()
         """
-        cdef int64_t v = _ts_of(t, self._unit_div)
-        cdef CEngine* eng = self._reader()
-        cdef shared_ptr[const CSnapshot] snap = eng.GetSnapshot()
-        cdef optional[int64_t] f = snap.get().Floor(v)
-        cdef optional[int64_t] c = snap.get().Ceil(v)
-        cdef int64_t x
-        cdef unique_ptr[CCursor] cur
-        cdef CRecord rec
-        if not f.has_value() and not c.has_value():
-            return None
-        if not c.has_value():
-            x = f.value()
-        elif not f.has_value():
-            x = c.value()
-        else:
-            # Distances in uint64: v - floor and ceil - v are in [0, 2**64).
-            x = f.value() if (<uint64_t>v - <uint64_t>f.value()
-                              <= <uint64_t>c.value() - <uint64_t>v) else c.value()
-        cur = move(snap.get().Range(x, x, True))
-        if cur.get().Next(&rec, 1) == 0:      # cannot happen: x is visible
-            return None
-        obj = <object><PyObject*>rec.handle
-        return (rec.ts, obj)
+        return _nearest(self, t)
 
     def count_by(self, every, t1=None, t2=None, *, origin=0):
         """Record counts per time bucket: ``(starts, counts)``, two numpy int64 arrays.
@@ -1128,53 +861,7 @@ cdef class Timelog:
         [[-8, -3, 2], [0, 1, 2]]
         >>> log.close()
         """
-        from timelog import _export
-        np = _export.require("numpy", "Timelog.count_by()")
-        cdef object e = _timekeys.duration_units(every, self._unit_div)
-        if e <= 0:
-            raise ValueError(f"count_by() needs every > 0, got every={every!r}")
-        if e > kMaxTs:
-            raise OverflowError(f"count_by() every={every!r} does not fit in a signed "
-                                "64-bit integer of the time_unit")
-        cdef int64_t step = e
-        cdef int64_t org = _ts_of(origin, self._unit_div)
-        cdef int64_t lo = kMinTs, hi = kMaxTs, stop
-        cdef bint empty = False
-        if t1 is not None:
-            lo = _ts_of(t1, self._unit_div)
-        if t2 is not None:
-            stop = _ts_of(t2, self._unit_div)
-            if stop <= lo or stop == kMinTs:
-                empty = True
-            else:
-                hi = stop - 1
-        cdef CEngine* eng = self._reader()
-        cdef shared_ptr[const CSnapshot] snap = eng.GetSnapshot()
-        cdef optional[int64_t] first = snap.get().MinTs()
-        cdef optional[int64_t] last = snap.get().MaxTs()
-        if not first.has_value():
-            empty = empty or t1 is None or t2 is None   # a default bound needs a record
-        else:
-            if t1 is None:
-                lo = first.value()
-            if t2 is None:
-                hi = last.value()
-        cdef uint64_t n = 0 if empty or lo > hi else BucketCount(lo, hi, org, step)
-        if n > _MAX_BUCKETS:
-            raise ValueError(f"count_by() would make {n:,} buckets, more than the limit of "
-                             f"{_MAX_BUCKETS:,}; use a larger every or a narrower [t1, t2)")
-        starts = np.empty(n, dtype=np.int64)
-        counts = np.empty(n, dtype=np.int64)
-        cdef int64_t[::1] sv = starts
-        cdef int64_t[::1] cv = counts
-        if n > 0:
-            with nogil:
-                _gate_enter()           # no fork while inside (see _fork_prepare)
-                try:
-                    snap.get().CountBy(lo, hi, org, step, &sv[0], <uint64_t*>&cv[0], n)
-                finally:
-                    _gate_leave()
-        return starts, counts
+        return _count_by(self, every, t1, t2, origin)
 
     def timestamps(self, t1=None, t2=None):
         """The timestamps of the visible records in ``[t1, t2)`` as a numpy int64
@@ -1192,7 +879,7 @@ cdef class Timelog:
         """
         cdef int64_t lo, hi
         cdef int kind = _range_bounds(t1, t2, self._unit_div, &lo, &hi)
-        return self._iter(lo, hi, kind != 0, False)._columns(False, "Timelog.timestamps()")
+        return _new_iter(self, lo, hi, kind != 0, False)._columns(False, "Timelog.timestamps()")
 
     def to_numpy(self, t1=None, t2=None):
         """``(timestamps, objects)`` of the visible records in ``[t1, t2)``: an int64
@@ -1216,7 +903,7 @@ cdef class Timelog:
         """
         cdef int64_t lo, hi
         cdef int kind = _range_bounds(t1, t2, self._unit_div, &lo, &hi)
-        return self._iter(lo, hi, kind != 0, False)._columns(True, "Timelog.to_numpy()")
+        return _new_iter(self, lo, hi, kind != 0, False)._columns(True, "Timelog.to_numpy()")
 
     def views(self, t1=None, t2=None):
         """``PageSpanIter`` over the immutable pages overlapping ``[t1, t2)``.
@@ -1236,26 +923,9 @@ cdef class Timelog:
         [1, 2, 3] ['a', 'b', 'c']
         >>> log.close()
         """
-        cdef CEngine* eng
         cdef int64_t lo, hi
         cdef int kind = _range_bounds(t1, t2, self._unit_div, &lo, &hi)
-        self._reader()
-        cdef PageSpanIter it = PageSpanIter.__new__(PageSpanIter, _TOKEN)
-        cdef shared_ptr[const CSnapshot] snap
-        eng = self._reader()      # after the allocation (see _iter)
-        it._log = self
-        it._epoch = self._epoch
-        if kind != 0:
-            it._closed = True
-            return it
-        snap = eng.GetSnapshot()
-        it._spans = snap.get().PageSpans(lo, hi)
-        if it._spans.size() == 0:
-            it._closed = True
-            return it
-        self._pins += 1
-        it._pinned = True
-        return it
+        return _new_span_iter(self, lo, hi, kind != 0)
 
     def page_spans(self, t1=None, t2=None):
         """Alias of ``views(t1, t2)``."""
@@ -1323,29 +993,7 @@ cdef class Timelog:
         (2, 0)
         >>> log.close()
         """
-        cdef CEngine* eng = self._reader()
-        cdef vector[CStatsEntry] entries = StatsEntries(eng.GetStats())
-        cdef CStatsEntry e
-        cdef size_t k
-        global _stats_keys
-        if <size_t>len(_stats_keys) != entries.size():   # the names are static: decode them once
-            _stats_keys = [(e.section.decode(), e.name.decode()) for e in entries]
-        out = {}
-        for k in range(entries.size()):  # the engine's list of counters, in order
-            e = entries[k]
-            sec, name = _stats_keys[k]
-            section = out.get(sec)
-            if section is None:
-                section = out[sec] = {}
-            section[name] = None if not e.present else e.i if e.is_signed else e.u
-        out["handles"] = {
-            "retired_count": self._retired.pushed_total(),
-            "drained_count": self._drained,
-            "retired_queue_len": self._retired.queued(),
-            "pins": self._pins,
-            "alloc_failures": self._retired.alloc_failures(),
-        }
-        return out
+        return _stats(self)
 
     def _check_invariants(self):
         """Check the engine's structural invariants (sorted runs with exact search
@@ -1453,45 +1101,9 @@ cdef class Timelog:
         native-endian int64 timestamps and a ``list`` of the objects (new
         references). One C loop, no per-row Python objects but the list.
         """
-        cdef Py_ssize_t k, i = 0, j, take
-        cdef char* dst
-        cdef PyObject* o
-        cdef CRecord* rec
-        cdef bytearray ts
-        cdef list objs
-        if it is None or it._log is not self:
+        if it is None or not it._reads(self):
             raise ValueError("_next_columns() needs an iterator of this Timelog")
-        if n < 0:
-            raise ValueError(f"_next_columns() needs n >= 0, got {n}")
-        it._check()
-        k = len(it)
-        if n < k:
-            k = n
-        ts = bytearray(k * 8)
-        objs = PyList_New(k)
-        it._check()                     # the allocations may have run finalizers
-        dst = ts
-        while i < k:
-            if it._pos >= it._n:
-                if not it._fill():
-                    break
-            take = <Py_ssize_t>(it._n - it._pos)
-            if take > k - i:
-                take = k - i
-            rec = it._buf + it._pos
-            for j in range(take):
-                memcpy(dst + (i + j) * 8, &rec[j].ts, 8)
-                o = <PyObject*>rec[j].handle
-                _incref(o)
-                _PyList_SET_ITEM(<PyObject*>objs, i + j, o)
-            it._pos += take
-            i += take
-        if i < k:                       # cannot happen: len(it) is exact
-            del objs[i:]
-            del ts[i * 8:]
-        if it._pos >= it._n and (it._cursor.get() == NULL or it._cursor.get().Remaining() == 0):
-            it._finish()                # last: unpinning may drain and run __del__ code
-        return ts, objs
+        return it._next_columns(n)
 
     def __reduce_ex__(self, protocol):
         """Pickle support: the options and the visible records (deleted records

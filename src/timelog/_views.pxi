@@ -1,4 +1,24 @@
-# Zero-copy page views: PageSpanIter, PageSpan and PageSpanObjectsView.
+# Zero-copy page views: PageSpanIter (made by _new_span_iter), PageSpan and PageSpanObjectsView.
+
+cdef PageSpanIter _new_span_iter(Timelog log, int64_t lo, int64_t hi, bint empty):
+    """A PageSpanIter over the pages of ``log`` overlapping [lo, hi] (none if ``empty``)."""
+    cdef CEngine* eng
+    log._reader()
+    cdef PageSpanIter it = PageSpanIter.__new__(PageSpanIter, _TOKEN)
+    cdef shared_ptr[const CSnapshot] snap
+    eng = log._reader()       # after the allocation (see _new_iter)
+    it._bind(log)
+    if empty:
+        it._closed = True
+        return it
+    snap = eng.GetSnapshot()
+    it._spans = snap.get().PageSpans(lo, hi)
+    if it._spans.size() == 0:
+        it._closed = True
+        return it
+    it._pin()
+    return it
+
 
 # ----------------------------------------------------------------------------
 # Views
@@ -6,19 +26,15 @@
 
 
 @cython.final
-cdef class PageSpanIter:
+cdef class PageSpanIter(_Pinned):
     """Iterator of ``PageSpan`` objects over the immutable pages of a snapshot.
 
     Created by ``Timelog.views()`` / ``page_spans()``; cannot be constructed
     directly. Pins its snapshot until exhausted, closed or collected.
     """
 
-    cdef Timelog _log
     cdef vector[CPageSpan] _spans
     cdef size_t _pos
-    cdef uint64_t _epoch
-    cdef bint _pinned
-    cdef bint _closed
 
     def __cinit__(self, *args, **kwargs):
         if len(args) != 1 or args[0] is not _TOKEN or kwargs:
@@ -26,13 +42,10 @@ cdef class PageSpanIter:
 
     def __dealloc__(self):
         self._spans.clear()
-        if self._pinned:
-            self._pinned = False
-            if self._log is not None:
-                self._log._unpin(self._epoch)
+        self._release_pin()
 
     cdef int _check(self) except -1:
-        if self._log is None or self._log._closed or self._log._epoch != self._epoch:
+        if not self._live():
             raise TimelogError("the Timelog of this view is closed")
         return 0
 
@@ -41,10 +54,7 @@ cdef class PageSpanIter:
         self._spans.clear()
         self._spans.shrink_to_fit()
         self._pos = 0
-        if self._pinned:
-            self._pinned = False
-            if self._log is not None:
-                self._log._unpin(self._epoch)
+        self._release_pin()
 
     def __iter__(self):
         return self
@@ -57,12 +67,10 @@ cdef class PageSpanIter:
             raise StopIteration
         span = PageSpan.__new__(PageSpan, _TOKEN)
         self._check()
-        span._log = self._log
-        span._epoch = self._epoch
+        span._bind(self._log)
         span._span = self._spans[self._pos]
         self._pos += 1
-        self._log._pins += 1
-        span._pinned = True
+        span._pin()
         if self._pos >= self._spans.size():
             self._finish()
         return span
@@ -94,7 +102,7 @@ cdef class PageSpanIter:
 
 
 @cython.final
-cdef class PageSpan:
+cdef class PageSpan(_Pinned):
     """A sorted run of timestamps of one immutable page, with its payloads.
 
     Supports the buffer protocol: ``memoryview(span)`` is a zero-copy,
@@ -105,11 +113,7 @@ cdef class PageSpan:
     again (existing memoryviews stay valid).
     """
 
-    cdef Timelog _log
     cdef CPageSpan _span
-    cdef uint64_t _epoch
-    cdef bint _pinned
-    cdef bint _closed
     cdef Py_ssize_t _exports
     cdef Py_ssize_t _shape[1]
     cdef Py_ssize_t _strides[1]
@@ -119,17 +123,22 @@ cdef class PageSpan:
             raise TypeError("PageSpan cannot be created directly; use Timelog.views()")
 
     def __dealloc__(self):
-        if self._pinned:
-            self._pinned = False
-            if self._log is not None:
-                self._log._unpin(self._epoch)
+        self._release_pin()
 
     cdef int _check(self) except -1:
-        if self._log is None or self._log._closed or self._log._epoch != self._epoch:
+        if not self._live():
             raise TimelogError("the Timelog of this span is closed")
         if self._closed:
             raise TimelogError("the PageSpan is closed")
         return 0
+
+    # For PageSpanObjectsView (valid after _check()).
+
+    cdef inline size_t _size(self) noexcept:
+        return self._span.size
+
+    cdef inline PyObject* _handle(self, Py_ssize_t i) noexcept:
+        return <PyObject*>self._span.handles[i]
 
     @property
     def start_ts(self):
@@ -195,10 +204,7 @@ cdef class PageSpan:
     def close(self):
         """Release the pin (idempotent). Existing memoryviews stay valid."""
         self._closed = True
-        if self._pinned:
-            self._pinned = False
-            if self._log is not None:
-                self._log._unpin(self._epoch)
+        self._release_pin()
 
     @property
     def closed(self):
@@ -236,13 +242,13 @@ cdef class PageSpanObjectsView:
 
     def __len__(self):
         self._span._check()
-        return self._span._span.size
+        return self._span._size()
 
     def __getitem__(self, key):
         cdef Py_ssize_t i, n, start, stop, step, k, j
         cdef PyObject* o
         self._span._check()
-        n = self._span._span.size
+        n = self._span._size()
         if _is_slice(key):
             start, stop, step = key.indices(n)
             idx = range(start, stop, step)
@@ -251,7 +257,7 @@ cdef class PageSpanObjectsView:
             self._span._check()
             j = 0
             for i in idx:
-                o = <PyObject*>self._span._span.handles[i]
+                o = self._span._handle(i)
                 _incref(o)
                 _PyList_SET_ITEM(<PyObject*>out, j, o)
                 j += 1
@@ -262,15 +268,15 @@ cdef class PageSpanObjectsView:
         if i < 0 or i >= n:
             raise IndexError("PageSpanObjectsView index out of range")
         self._span._check()
-        return <object><PyObject*>self._span._span.handles[i]
+        return <object>self._span._handle(i)
 
     def __iter__(self):
         cdef Py_ssize_t i = 0
         while True:
             self._span._check()
-            if i >= <Py_ssize_t>self._span._span.size:
+            if i >= <Py_ssize_t>self._span._size():
                 return
-            yield <object><PyObject*>self._span._span.handles[i]
+            yield <object>self._span._handle(i)
             i += 1
 
     def __reduce_ex__(self, protocol):
@@ -280,7 +286,7 @@ cdef class PageSpanObjectsView:
         raise TypeError("cannot pickle or copy a PageSpanObjectsView: it is a view into the memory of its Timelog; pickle list(view) instead")
 
     def __repr__(self):
-        return f"<timelog.PageSpanObjectsView len={self._span._span.size}>"
+        return f"<timelog.PageSpanObjectsView len={self._span._size()}>"
 
 
 _Sequence.register(PageSpanObjectsView)
