@@ -68,7 +68,11 @@ ext = Extension(
     "timelog._core",
     sources=["src/timelog/_core.pyx"] + sorted(glob.glob("cpp/src/*.cc")),
     include_dirs=["cpp/include"],
-    depends=sorted(glob.glob("cpp/include/timelog/*.h") + glob.glob("cpp/src/*.h")),
+    # The binding's include files (.pxi), declarations (.pxd) and header (.h): a change
+    # to any of them regenerates and recompiles the module.
+    depends=sorted(glob.glob("cpp/include/timelog/*.h") + glob.glob("cpp/src/*.h")
+                   + glob.glob("src/timelog/*.pxi") + glob.glob("src/timelog/*.pxd")
+                   + glob.glob("src/timelog/*.h")),
     language="c++",
 )
 # A sanitized build gets its own build directory: build_ext skips an extension whose

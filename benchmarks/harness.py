@@ -35,8 +35,8 @@ CACHE = Path(os.environ.get("TIMELOG_BENCH_CACHE",
                             Path.home() / ".cache" / "timelog-bench"))
 # Build inputs of our package: a change to any of them rebuilds the cached install.
 SOURCE_GLOBS = ("setup.py", "pyproject.toml", "src/timelog/*.py", "src/timelog/*.pyx",
-                "src/timelog/*.pxd", "src/timelog/*.pyi", "cpp/include/**/*.h",
-                "cpp/src/*.h", "cpp/src/*.cc")
+                "src/timelog/*.pxi", "src/timelog/*.pxd", "src/timelog/*.h", "src/timelog/*.pyi",
+                "cpp/include/**/*.h", "cpp/src/*.h", "cpp/src/*.cc")
 
 
 def log(msg: str) -> None:

@@ -2,10 +2,10 @@
 """Declarations of the C++ engine API used by timelog._core.
 
 Pure declarations, no code: everything here names something in
-cpp/include/timelog/*.h (plus the one C++ -> Python exception translator, which
-has to be declared where the `except +` clauses can see it). Every call that can
-throw is declared `except +_translate_cpp_exception`, so C++ exceptions are
-converted into Python exceptions in exactly one place.
+cpp/include/timelog/*.h, plus the one C++ -> Python exception translator
+(src/timelog/_translate.h), declared here where the `except +` clauses can see
+it. Every call that can throw is declared `except +_translate_cpp_exception`, so
+C++ exceptions are converted into Python exceptions in exactly one place.
 """
 
 from libc.stdint cimport int64_t, uint32_t, uint64_t
@@ -16,53 +16,10 @@ from libcpp.string cimport string
 from libcpp.vector cimport vector
 
 
-# The single C++ -> Python exception translator. Called by Cython inside the
-# `catch (...)` of every `except +_translate_cpp_exception` call (with the GIL
-# held: Cython acquires it when the call site is in a `nogil` block). It
-# rethrows the active exception and maps it:
-#   timelog::AllocationError -> MemoryError naming the structure and size
-#   std::bad_alloc         -> MemoryError
-#   std::invalid_argument  -> ValueError   (engine config validation)
-#   std::out_of_range      -> ValueError
-#   std::overflow_error    -> OverflowError
-#   anything else          -> timelog.TimelogError (the class is registered at
-#                             import time; RuntimeError before that)
-cdef extern from *:
-    """
-    #include <new>
-    #include <stdexcept>
-    #include "timelog/engine.h"
-    static PyObject* timelog_error_class = NULL;
-
-    static void timelog_set_error_class(PyObject* cls) {
-      Py_XINCREF(cls);
-      Py_XDECREF(timelog_error_class);
-      timelog_error_class = cls;
-    }
-
-    static void timelog_translate_cpp_exception(void) {
-      PyObject* fallback = timelog_error_class ? timelog_error_class : PyExc_RuntimeError;
-      try {
-        throw;
-      } catch (const timelog::AllocationError& e) {
-        PyErr_SetString(PyExc_MemoryError, e.what());
-      } catch (const std::bad_alloc&) {
-        PyErr_SetString(PyExc_MemoryError,
-                        "the timelog engine could not allocate memory "
-                        "(a C++ allocation failed)");
-      } catch (const std::invalid_argument& e) {
-        PyErr_SetString(PyExc_ValueError, e.what());
-      } catch (const std::out_of_range& e) {
-        PyErr_SetString(PyExc_ValueError, e.what());
-      } catch (const std::overflow_error& e) {
-        PyErr_SetString(PyExc_OverflowError, e.what());
-      } catch (const std::exception& e) {
-        PyErr_SetString(fallback, e.what());
-      } catch (...) {
-        PyErr_SetString(fallback, "unknown C++ exception in the timelog engine");
-      }
-    }
-    """
+# The single C++ -> Python exception translator (_translate.h, next to this file).
+# Cython calls it inside the `catch (...)` of every `except +_translate_cpp_exception`
+# call, with the GIL held.
+cdef extern from "_translate.h":
     void _set_error_class "timelog_set_error_class"(object cls)
     void _translate_cpp_exception "timelog_translate_cpp_exception"() nogil
 
@@ -70,7 +27,6 @@ cdef extern from *:
 cdef extern from "timelog/engine.h" namespace "timelog" nogil:
     const int64_t kMinTs
     const int64_t kMaxTs
-    const uint64_t kMinPageBytes
     # Engine defaults (options.h); the option table in _options.py must agree.
     const uint64_t kDefaultMemtableMaxBytes
     const uint32_t kDefaultSealedMaxRuns
@@ -86,7 +42,6 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         int64_t ts
         uint64_t handle
 
-    ctypedef void (*CDropFn "timelog::DropFn")(void* ctx, const uint64_t* handles, size_t n) noexcept nogil
     ctypedef void* (*CDropReserveFn "timelog::DropReserveFn")(void* ctx, size_t n) noexcept nogil
     ctypedef void (*CDropCommitFn "timelog::DropCommitFn")(
         void* ctx, void* token, const uint64_t* handles, size_t n) noexcept nogil
@@ -129,7 +84,6 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         double delete_debt_threshold
         CCompactionConfig compaction
         CAdaptiveConfig adaptive
-        CDropFn on_drop
         void* drop_ctx
         CDropReserveFn drop_reserve
         CDropCommitFn drop_commit
@@ -162,18 +116,12 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         uint64_t Remaining() const
 
     cdef cppclass CSnapshot "timelog::Snapshot":
-        uint64_t Count(int64_t lo, int64_t hi) except +_translate_cpp_exception const
-        cbool Empty() except +_translate_cpp_exception const
         optional[int64_t] Ceil(int64_t t) except +_translate_cpp_exception const
         optional[int64_t] Floor(int64_t t) except +_translate_cpp_exception const
         optional[int64_t] MinTs() except +_translate_cpp_exception const
         optional[int64_t] MaxTs() except +_translate_cpp_exception const
-        cbool Contains(int64_t t) except +_translate_cpp_exception const
-        void Equal(int64_t t, vector[uint64_t]* out) except +_translate_cpp_exception const
         unique_ptr[CCursor] Range(int64_t lo, int64_t hi, cbool reverse) except +_translate_cpp_exception const
         vector[CPageSpan] PageSpans(int64_t lo, int64_t hi) except +_translate_cpp_exception const
-        size_t Gather(int64_t lo, int64_t hi, cbool reverse, int64_t* ts, uint64_t* handles,
-                      size_t cap) except +_translate_cpp_exception const
         void CountBy(int64_t lo, int64_t hi, int64_t origin, int64_t every, int64_t* starts,
                      uint64_t* counts, size_t nbuckets) except +_translate_cpp_exception const
 
@@ -187,7 +135,6 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         CWriteResult Delete(int64_t lo, int64_t hi) except +_translate_cpp_exception
         CWriteResult Cutoff(int64_t t) except +_translate_cpp_exception
 
-        cbool UnderPressure() except +_translate_cpp_exception const
         cbool WaitForRoom(uint32_t timeout_ms) except +_translate_cpp_exception
 
         void Flush() except +_translate_cpp_exception
@@ -214,17 +161,12 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
 
         void CollectHandles(vector[uint64_t]* out) except +_translate_cpp_exception
 
-        const CConfig& config() const
-
-    CConfig ValidateConfig(const CConfig& config) except +_translate_cpp_exception
     uint64_t BucketCount(int64_t lo, int64_t hi, int64_t origin, int64_t every) except +_translate_cpp_exception
 
 
 cdef extern from "timelog/retire_stack.h" namespace "timelog" nogil:
     cdef cppclass CRetireStack "timelog::RetireStack":
         CRetireStack() except +_translate_cpp_exception
-        cbool Push(const uint64_t* handles, size_t n) noexcept
-        cbool Push(uint64_t handle) noexcept
         void* Reserve(size_t n) noexcept
         void PushReserved(void* token, const uint64_t* handles, size_t n) noexcept
         @staticmethod
@@ -232,7 +174,6 @@ cdef extern from "timelog/retire_stack.h" namespace "timelog" nogil:
         size_t PopBatch(vector[uint64_t]* out, size_t limit) except +_translate_cpp_exception
         size_t queued() noexcept
         uint64_t pushed_total() noexcept
-        uint64_t popped_total() noexcept
         uint64_t alloc_failures() noexcept
 
 
@@ -245,4 +186,3 @@ cdef extern from "timelog/fair_lock.h" namespace "timelog" nogil:
         void Wait(uint64_t t) except +_translate_cpp_exception
         void Release() noexcept
         void Reset() noexcept
-        uint64_t tickets() noexcept
