@@ -1,4 +1,5 @@
-"""Shared pytest configuration: hypothesis profiles and an installed-copy guard.
+"""Shared pytest configuration: hypothesis profiles, an installed-copy guard and the
+fixtures every test module may use (``make_log``, ``log``, ``filled_log``).
 
 Hypothesis profiles, chosen with the HYPOTHESIS_PROFILE environment variable:
   dev (default)  local runs, a few seconds per property
@@ -77,3 +78,46 @@ def pytest_configure(config):
                 f"TIMELOG_TEST_INSTALLED=1 but timelog was imported from the source tree "
                 f"({where}); run pytest from another directory"
             )
+
+
+# ------------------------------------------------------------------- fixtures
+# timelog is imported inside the fixtures: an import error is reported by the tests.
+
+
+@pytest.fixture
+def make_log():
+    """``make_log(**options)``: a new Timelog (``maintenance="disabled"`` unless the
+    options say otherwise); every log it made is closed at teardown."""
+    try:
+        from model import new_log
+    except ImportError:  # pragma: no cover
+        from tests.model import new_log
+
+    made = []
+
+    def make(**options):
+        made.append(new_log(**options))
+        return made[-1]
+
+    yield make
+    for lg in made:
+        lg.close()
+
+
+@pytest.fixture
+def log(make_log):
+    """An empty log: maintenance disabled, writes never raise busy; closed at teardown."""
+    return make_log(busy_policy="silent")
+
+
+@pytest.fixture
+def filled_log(make_log):
+    """A log like ``log`` holding ``(i, Obj(i))`` for i in 0..99, all in the memtable."""
+    try:
+        from model import Obj
+    except ImportError:  # pragma: no cover
+        from tests.model import Obj
+
+    lg = make_log(busy_policy="silent")
+    lg.extend((i, Obj(i)) for i in range(100))
+    return lg

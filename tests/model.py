@@ -14,6 +14,7 @@ internally a ``None`` lower bound is ``-2**63`` and a ``None`` upper bound is ``
 from __future__ import annotations
 
 import bisect
+import sys
 import time
 
 INT64_MIN = -(2**63)
@@ -208,8 +209,8 @@ def _check_ts(ts):
 
 
 # ---------------------------------------------------------------------------
-# Helpers shared by the test modules (kept here because only model.py and
-# test_*.py belong to the test engineer; conftest.py is owned by someone else).
+# Helpers shared by the test modules (plain functions; conftest.py's fixtures are
+# built on them).
 # ---------------------------------------------------------------------------
 
 
@@ -223,6 +224,14 @@ class Obj:
 
     def __repr__(self):
         return f"Obj({self.n})"
+
+
+def new_log(**options):
+    """A Timelog with ``maintenance="disabled"`` unless the options say otherwise."""
+    import timelog
+
+    options.setdefault("maintenance", "disabled")
+    return timelog.Timelog(**options)
 
 
 def first_accepted(make, candidates):
@@ -277,8 +286,61 @@ def run_maintenance(log, cap=100_000):
     return n
 
 
+LAYERS = ["memtable", "flushed", "compacted", "mixed"]
+
+
+def fill_layered(log, model, rows, layer):
+    """Append rows to log and model, leaving them in ``layer``: the memtable, an L0
+    segment ("flushed"), compacted ("compacted"), or "mixed" (a flush after every
+    third row, a compaction after the sixth)."""
+    for i, (ts, o) in enumerate(rows):
+        log.append(ts, o)
+        model.append(ts, o)
+        if layer == "mixed" and i % 3 == 2:
+            log.flush()
+        if layer == "mixed" and i == 5:
+            run_maintenance(log)
+    if layer in ("flushed", "compacted"):
+        log.flush()
+    if layer == "compacted":
+        run_maintenance(log)
+
+
 def handles(log):
     return log.stats()["handles"]
+
+
+# A background log whose worker seals, flushes and compacts all the time (add a small
+# memtable_max_bytes and max_delta_segments).
+CHURN = dict(maintenance="background", busy_policy="flush", maintenance_wakeup_ms=1)
+
+
+def pressure(busy_policy, **options):
+    """Options of a log under backpressure at once: maintenance disabled (unless the
+    options say otherwise), a small memtable and one sealed run at most, so nothing
+    flushes unless the test calls flush() and writes soon report busy."""
+    opts = dict(maintenance="disabled", busy_policy=busy_policy,
+                memtable_max_bytes=small_memtable_bytes(), sealed_max_runs=1)
+    opts.update(options)
+    return opts
+
+
+def refs(objs):
+    """Reference counts of objs, in order."""
+    # index instead of iterating: a loop variable or zip() tuple would add references
+    return [sys.getrefcount(objs[i]) for i in range(len(objs))]
+
+
+def make_objs(n, tag=""):
+    """``(objs, refs(objs))``: n fresh Obj payloads and their reference counts now."""
+    objs = [Obj(f"{tag}{i}") for i in range(n)]
+    return objs, refs(objs)
+
+
+def n_released(objs, base):
+    """How many of objs are back at their reference count in ``base``."""
+    now = refs(objs)
+    return sum(1 for i in range(len(objs)) if now[i] == base[i])
 
 
 def thread_count():

@@ -13,39 +13,28 @@ from timelog import Timelog, TimelogError
 
 try:
     from concurrency import Workers
-    from model import INT64_MAX, INT64_MIN, Obj, RefModel, run_maintenance, small_memtable_bytes
+    from model import INT64_MAX, INT64_MIN, LAYERS, Obj, RefModel, fill_layered, run_maintenance, small_memtable_bytes
 except ImportError:  # pragma: no cover
     from tests.concurrency import Workers
-    from tests.model import INT64_MAX, INT64_MIN, Obj, RefModel, run_maintenance, small_memtable_bytes
+    from tests.model import INT64_MAX, INT64_MIN, LAYERS, Obj, RefModel, fill_layered, run_maintenance, small_memtable_bytes
 
 np = pytest.importorskip("numpy")
 
 DATA = [(5, "e"), (1, "a"), (3, "c"), (3, "c2"), (9, "i"), (7, "g"), (3, "c3"), (-4, "m"), (12, "l")]
 
 
-@pytest.fixture(params=["memtable", "flushed", "compacted", "mixed"])
-def pair(request):
-    log = Timelog(maintenance="disabled", busy_policy="silent", memtable_max_bytes=small_memtable_bytes())
+@pytest.fixture(params=LAYERS)
+def pair(request, make_log):
+    log = make_log(busy_policy="silent", memtable_max_bytes=small_memtable_bytes())
     model = RefModel()
-    for i, (ts, o) in enumerate(DATA):
-        log.append(ts, o)
-        model.append(ts, o)
-        if request.param == "mixed" and i % 3 == 2:
-            log.flush()
-        if request.param == "mixed" and i == 5:
-            run_maintenance(log)
-    if request.param in ("flushed", "compacted"):
-        log.flush()
-    if request.param == "compacted":
-        run_maintenance(log)
+    fill_layered(log, model, DATA, request.param)
     log.delete(7)
     model.delete(7)
     log.append(3, "c4")                 # a tie in the memtable, after the flushes
     model.append(3, "c4")
     log.append(0, "z")                  # out of order in the memtable
     model.append(0, "z")
-    yield log, model
-    log.close()
+    return log, model
 
 
 BOUNDS = [None, -10, -4, 0, 3, 4, 7, 9, 12, 13, INT64_MIN, INT64_MAX]
@@ -71,15 +60,15 @@ def test_first_last(pair):
     assert log.last() == m.last() == (12, "l")
 
 
-def test_first_last_ties_and_empty():
-    with Timelog(maintenance="disabled") as log:
-        assert log.first() is None and log.last() is None
-        log.extend([(2, "a"), (2, "b")])
-        log.flush()
-        log.extend([(2, "c"), (1, "x"), (1, "y")])
-        assert log.first() == (1, "x") and log.last() == (2, "c")
-        log.delete(None, None)
-        assert log.first() is None and log.last() is None
+def test_first_last_ties_and_empty(make_log):
+    log = make_log()
+    assert log.first() is None and log.last() is None
+    log.extend([(2, "a"), (2, "b")])
+    log.flush()
+    log.extend([(2, "c"), (1, "x"), (1, "y")])
+    assert log.first() == (1, "x") and log.last() == (2, "c")
+    log.delete(None, None)
+    assert log.first() is None and log.last() is None
 
 
 def test_asof_nearest_match_model(pair):
@@ -89,38 +78,38 @@ def test_asof_nearest_match_model(pair):
         assert log.nearest(t) == m.nearest(t), ("nearest", t)
 
 
-def test_asof_nearest_examples():
-    with Timelog(maintenance="disabled") as log:
-        assert log.asof(5) is None and log.nearest(5) is None
-        log.extend([(10, "a"), (20, "b"), (20, "b2")])
-        assert log.asof(20) == (20, "b2")
-        assert log.asof(9) is None
-        assert log.nearest(15) == (10, "a")       # distance tie: the earlier timestamp
-        assert log.nearest(16) == (20, "b2")      # latest inserted at that timestamp
-        assert log.nearest(INT64_MIN) == (10, "a")
-        assert log.nearest(INT64_MAX) == (20, "b2")
+def test_asof_nearest_examples(make_log):
+    log = make_log()
+    assert log.asof(5) is None and log.nearest(5) is None
+    log.extend([(10, "a"), (20, "b"), (20, "b2")])
+    assert log.asof(20) == (20, "b2")
+    assert log.asof(9) is None
+    assert log.nearest(15) == (10, "a")       # distance tie: the earlier timestamp
+    assert log.nearest(16) == (20, "b2")      # latest inserted at that timestamp
+    assert log.nearest(INT64_MIN) == (10, "a")
+    assert log.nearest(INT64_MAX) == (20, "b2")
 
 
-def test_nearest_at_int64_extremes():
-    with Timelog(maintenance="disabled") as log:
-        log.extend([(INT64_MIN, "lo"), (INT64_MAX, "hi")])
-        # distances 2**63 and 2**63 - 1 do not fit int64
-        assert log.nearest(0) == (INT64_MAX, "hi")
-        assert log.nearest(-1) == (INT64_MIN, "lo")
-        assert log.nearest(INT64_MIN) == (INT64_MIN, "lo")
-        assert log.nearest(INT64_MAX) == (INT64_MAX, "hi")
-        assert log.asof(INT64_MAX - 1) == (INT64_MIN, "lo")
-        assert log.asof(INT64_MIN) == (INT64_MIN, "lo")
+def test_nearest_at_int64_extremes(make_log):
+    log = make_log()
+    log.extend([(INT64_MIN, "lo"), (INT64_MAX, "hi")])
+    # distances 2**63 and 2**63 - 1 do not fit int64
+    assert log.nearest(0) == (INT64_MAX, "hi")
+    assert log.nearest(-1) == (INT64_MIN, "lo")
+    assert log.nearest(INT64_MIN) == (INT64_MIN, "lo")
+    assert log.nearest(INT64_MAX) == (INT64_MAX, "hi")
+    assert log.asof(INT64_MAX - 1) == (INT64_MIN, "lo")
+    assert log.asof(INT64_MIN) == (INT64_MIN, "lo")
 
 
 @pytest.mark.parametrize("bad,exc", [(1.5, TypeError), ("3", TypeError), (True, TypeError),
                                      (2**63, OverflowError), (-(2**63) - 1, OverflowError)])
-def test_bad_timestamps(bad, exc):
-    with Timelog(maintenance="disabled") as log:
-        log.append(1, "a")
-        for call in (log.asof, log.nearest, lambda t: log.count(t, None), lambda t: log.count_by(1, t)):
-            with pytest.raises(exc):
-                call(bad)
+def test_bad_timestamps(bad, exc, make_log):
+    log = make_log()
+    log.append(1, "a")
+    for call in (log.asof, log.nearest, lambda t: log.count(t, None), lambda t: log.count_by(1, t)):
+        with pytest.raises(exc):
+            call(bad)
 
 
 # ---------------------------------------------------------------- reverse reads
@@ -144,36 +133,36 @@ def test_reversed_iterator(pair):
     assert list(reversed(log.range(0, 10, reverse=True))) == m.items(0, 10)   # sees "later"
 
 
-def test_reversed_iterator_same_snapshot():
-    with Timelog(maintenance="disabled") as log:
-        log.extend([(1, "a"), (2, "b"), (2, "c")])
-        it = log.all()
-        log.append(3, "d")
-        log.delete(1)
-        assert list(reversed(it)) == [(2, "c"), (2, "b"), (1, "a")]
-        assert list(reversed(reversed(log))) == [(2, "b"), (2, "c"), (3, "d")]
-        assert list(reversed(log[5:])) == []
-        assert len(reversed(log.all())) == 3
+def test_reversed_iterator_same_snapshot(make_log):
+    log = make_log()
+    log.extend([(1, "a"), (2, "b"), (2, "c")])
+    it = log.all()
+    log.append(3, "d")
+    log.delete(1)
+    assert list(reversed(it)) == [(2, "c"), (2, "b"), (1, "a")]
+    assert list(reversed(reversed(log))) == [(2, "b"), (2, "c"), (3, "d")]
+    assert list(reversed(log[5:])) == []
+    assert len(reversed(log.all())) == 3
 
 
-def test_reversed_advanced_iterator_raises():
-    with Timelog(maintenance="disabled") as log:
-        log.extend([(1, "a"), (2, "b")])
-        it = log.all()
-        next(it)
-        with pytest.raises(TypeError, match="has not yielded anything yet"):
-            reversed(it)
-        it2 = log.all()
-        it2.next_batch(0)                    # nothing yielded: still reversible
-        assert list(reversed(it2)) == [(2, "b"), (1, "a")]
-        it3 = log.all()
-        list(it3)
-        with pytest.raises(TypeError):
-            reversed(it3)
-        it4 = log.all()
-        log.close()
-        with pytest.raises(TimelogError):
-            reversed(it4)
+def test_reversed_advanced_iterator_raises(make_log):
+    log = make_log()
+    log.extend([(1, "a"), (2, "b")])
+    it = log.all()
+    next(it)
+    with pytest.raises(TypeError, match="has not yielded anything yet"):
+        reversed(it)
+    it2 = log.all()
+    it2.next_batch(0)                    # nothing yielded: still reversible
+    assert list(reversed(it2)) == [(2, "b"), (1, "a")]
+    it3 = log.all()
+    list(it3)
+    with pytest.raises(TypeError):
+        reversed(it3)
+    it4 = log.all()
+    log.close()
+    with pytest.raises(TimelogError):
+        reversed(it4)
 
 
 # ---------------------------------------------------------------- count_by
@@ -193,75 +182,75 @@ def test_count_by_matches_model(pair):
                 assert (starts.tolist(), counts.tolist()) == exp, (every, origin, t1, t2)
 
 
-def test_count_by_examples():
-    with Timelog(maintenance="disabled") as log:
-        s, c = log.count_by(10)
-        assert s.tolist() == [] and c.tolist() == []          # empty log
-        s, c = log.count_by(10, 0, 30)                         # explicit bounds: zero buckets
-        assert s.tolist() == [0, 10, 20] and c.tolist() == [0, 0, 0]
-        log.extend([(-11, "a"), (-10, "b"), (-1, "c"), (0, "d"), (25, "e")])
-        s, c = log.count_by(10)
-        assert s.tolist() == [-20, -10, 0, 10, 20] and c.tolist() == [1, 2, 1, 0, 1]
-        s, c = log.count_by(10, origin=5)
-        assert s.tolist() == [-15, -5, 5, 15, 25] and c.tolist() == [2, 2, 0, 0, 1]
-        s, c = log.count_by(10, -10, 1)
-        assert s.tolist() == [-10, 0] and c.tolist() == [2, 1]
+def test_count_by_examples(make_log):
+    log = make_log()
+    s, c = log.count_by(10)
+    assert s.tolist() == [] and c.tolist() == []          # empty log
+    s, c = log.count_by(10, 0, 30)                         # explicit bounds: zero buckets
+    assert s.tolist() == [0, 10, 20] and c.tolist() == [0, 0, 0]
+    log.extend([(-11, "a"), (-10, "b"), (-1, "c"), (0, "d"), (25, "e")])
+    s, c = log.count_by(10)
+    assert s.tolist() == [-20, -10, 0, 10, 20] and c.tolist() == [1, 2, 1, 0, 1]
+    s, c = log.count_by(10, origin=5)
+    assert s.tolist() == [-15, -5, 5, 15, 25] and c.tolist() == [2, 2, 0, 0, 1]
+    s, c = log.count_by(10, -10, 1)
+    assert s.tolist() == [-10, 0] and c.tolist() == [2, 1]
 
 
-def test_count_by_extremes():
-    with Timelog(maintenance="disabled") as log:
-        log.extend([(INT64_MIN, 1), (INT64_MIN + 1, 2), (0, 3), (INT64_MAX, 4)])
-        s, c = log.count_by(2**62)
-        assert c.tolist() == [2, 0, 1, 1]
-        assert s.tolist() == [-(2**63) + k * 2**62 for k in range(4)]
-        s, c = log.count_by(INT64_MAX)                         # first bucket starts below int64
-        assert s[0] == INT64_MIN and c.sum() == 4
-        s, c = log.count_by(1, INT64_MAX - 2, None)
-        assert s.tolist() == [INT64_MAX - 2, INT64_MAX - 1, INT64_MAX] and c.tolist() == [0, 0, 1]
-        s, c = log.count_by(3, None, INT64_MIN + 2, origin=INT64_MAX)
-        assert c.sum() == 2 and s[0] == INT64_MIN
+def test_count_by_extremes(make_log):
+    log = make_log()
+    log.extend([(INT64_MIN, 1), (INT64_MIN + 1, 2), (0, 3), (INT64_MAX, 4)])
+    s, c = log.count_by(2**62)
+    assert c.tolist() == [2, 0, 1, 1]
+    assert s.tolist() == [-(2**63) + k * 2**62 for k in range(4)]
+    s, c = log.count_by(INT64_MAX)                         # first bucket starts below int64
+    assert s[0] == INT64_MIN and c.sum() == 4
+    s, c = log.count_by(1, INT64_MAX - 2, None)
+    assert s.tolist() == [INT64_MAX - 2, INT64_MAX - 1, INT64_MAX] and c.tolist() == [0, 0, 1]
+    s, c = log.count_by(3, None, INT64_MIN + 2, origin=INT64_MAX)
+    assert c.sum() == 2 and s[0] == INT64_MIN
 
 
-def test_count_by_bad_input():
-    with Timelog(maintenance="disabled") as log:
-        log.extend([(0, "a"), (10**9, "b")])
-        for bad in (0, -1, -(2**70)):
-            with pytest.raises(ValueError, match="every > 0"):
-                log.count_by(bad)
-        with pytest.raises(ValueError, match="1,000,000,001 buckets"):
-            log.count_by(1)
-        with pytest.raises(ValueError, match="10,000,000"):
-            log.count_by(1, INT64_MIN, None)
-        with pytest.raises(TypeError):
-            log.count_by(1.5)
-        with pytest.raises(TypeError):
-            log.count_by("10")
-        with pytest.raises(TypeError):
-            log.count_by(True)
-        with pytest.raises(OverflowError):
-            log.count_by(2**63)
-        assert log.count_by(10**9)[1].tolist() == [1, 1]
+def test_count_by_bad_input(make_log):
+    log = make_log()
+    log.extend([(0, "a"), (10**9, "b")])
+    for bad in (0, -1, -(2**70)):
+        with pytest.raises(ValueError, match="every > 0"):
+            log.count_by(bad)
+    with pytest.raises(ValueError, match="1,000,000,001 buckets"):
+        log.count_by(1)
+    with pytest.raises(ValueError, match="10,000,000"):
+        log.count_by(1, INT64_MIN, None)
+    with pytest.raises(TypeError):
+        log.count_by(1.5)
+    with pytest.raises(TypeError):
+        log.count_by("10")
+    with pytest.raises(TypeError):
+        log.count_by(True)
+    with pytest.raises(OverflowError):
+        log.count_by(2**63)
+    assert log.count_by(10**9)[1].tolist() == [1, 1]
 
 
-def test_count_by_big_log_with_another_thread_running():
+def test_count_by_big_log_with_another_thread_running(make_log):
     # The engine call runs with the GIL released; another Python thread keeps running.
-    with Timelog(maintenance="disabled") as log:
-        log.extend(range(0, 2_000_000, 2), [None] * 1_000_000)
-        workers = Workers()
-        ticks = []
+    log = make_log()
+    log.extend(range(0, 2_000_000, 2), [None] * 1_000_000)
+    workers = Workers()
+    ticks = []
 
-        def other():
-            while not workers.stop.is_set():
-                ticks.append(1)
+    def other():
+        while not workers.stop.is_set():
+            ticks.append(1)
 
-        def counter():
-            for _ in range(3):
-                s, c = log.count_by(1, 0, 2_000_000)
-                assert c.sum() == 1_000_000 and len(s) == 2_000_000
+    def counter():
+        for _ in range(3):
+            s, c = log.count_by(1, 0, 2_000_000)
+            assert c.sum() == 1_000_000 and len(s) == 2_000_000
 
-        workers.start(other)
-        workers.start(counter, stops=True)
-        workers.join()
+    workers.start(other)
+    workers.start(counter, stops=True)
+    workers.join()
 
 
 # ---------------------------------------------------------------- numpy exports
@@ -345,15 +334,15 @@ def test_exports_on_closed_log_raise():
             call()
 
 
-def test_exports_without_numpy(monkeypatch):
-    with Timelog(maintenance="disabled") as log:
-        log.append(1, "a")
-        monkeypatch.setitem(sys.modules, "numpy", None)
-        for call in (log.timestamps, log.to_numpy, log.all().to_numpy, lambda: log.count_by(10)):
-            with pytest.raises(ImportError, match=r"pip install 'timelog\[numpy\]'"):
-                call()
-        assert log.count() == 1 and log.first() == (1, "a")    # the rest works without numpy
-        assert log.stats()["handles"]["pins"] == 0
+def test_exports_without_numpy(monkeypatch, make_log):
+    log = make_log()
+    log.append(1, "a")
+    monkeypatch.setitem(sys.modules, "numpy", None)
+    for call in (log.timestamps, log.to_numpy, log.all().to_numpy, lambda: log.count_by(10)):
+        with pytest.raises(ImportError, match=r"pip install 'timelog\[numpy\]'"):
+            call()
+    assert log.count() == 1 and log.first() == (1, "a")    # the rest works without numpy
+    assert log.stats()["handles"]["pins"] == 0
 
 
 def test_to_numpy_concurrent_with_writer():
@@ -388,22 +377,22 @@ def test_to_numpy_concurrent_with_writer():
 
 # ---------------------------------------------------------------- not a sequence
 
-def test_not_a_positional_sequence():
-    with Timelog(maintenance="disabled") as log:
-        log.extend([(0, "a"), (1, "b"), (2, "c")])
-        with pytest.raises(TypeError, match=r"not a sequence.*log.at\(1\)"):
-            log[1]
-        with pytest.raises(TypeError):
-            random.choice(log)
-        with pytest.raises(TypeError):
-            log[np.int64(1)]
-        assert log.at(1) == ["b"]
-        assert list(log[1:]) == [(1, "b"), (2, "c")]
-        log[5] = "x"                              # writes by timestamp still work
-        del log[0]
-        assert log.at(5) == ["x"] and log.at(0) == []
-        arr = np.array(log, dtype=object)         # numpy iterates logical records
-        assert arr.shape == (3, 2) and arr[0].tolist() == [1, "b"]
+def test_not_a_positional_sequence(make_log):
+    log = make_log()
+    log.extend([(0, "a"), (1, "b"), (2, "c")])
+    with pytest.raises(TypeError, match=r"not a sequence.*log.at\(1\)"):
+        log[1]
+    with pytest.raises(TypeError):
+        random.choice(log)
+    with pytest.raises(TypeError):
+        log[np.int64(1)]
+    assert log.at(1) == ["b"]
+    assert list(log[1:]) == [(1, "b"), (2, "c")]
+    log[5] = "x"                              # writes by timestamp still work
+    del log[0]
+    assert log.at(5) == ["x"] and log.at(0) == []
+    arr = np.array(log, dtype=object)         # numpy iterates logical records
+    assert arr.shape == (3, 2) and arr[0].tolist() == [1, "b"]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX-only")

@@ -21,17 +21,19 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from timelog import Timelog, TimelogBusyError
 
 try:
+    import strategies as tst
     from concurrency import Workers
-    from model import INT64_MAX, INT64_MIN, Obj, RefModel, examples, small_memtable_bytes, small_page_bytes, wait_until
+    from model import CHURN, Obj, RefModel, examples, refs, small_memtable_bytes, small_page_bytes, wait_until
 except ImportError:  # pragma: no cover
+    from tests import strategies as tst
     from tests.concurrency import Workers
-    from tests.model import INT64_MAX, INT64_MIN, Obj, RefModel, examples, small_memtable_bytes, small_page_bytes, wait_until
+    from tests.model import CHURN, Obj, RefModel, examples, refs, small_memtable_bytes, small_page_bytes, wait_until
 
-ts_st = st.one_of(st.integers(-50, 50), st.sampled_from([INT64_MIN, INT64_MAX]), st.integers(INT64_MIN, INT64_MAX))
+ts_st = tst.timestamps(width=50)
 
 op_st = st.one_of(
     st.tuples(st.just("append"), ts_st),
-    st.tuples(st.just("extend"), st.lists(ts_st, max_size=300)),
+    st.tuples(st.just("extend"), tst.batches(ts_st, max_size=300)),
     st.tuples(st.just("delete"), ts_st),
     st.tuples(st.just("delete_range"), st.tuples(ts_st, ts_st)),
     st.tuples(st.just("cutoff"), st.integers(-60, 60)),
@@ -42,24 +44,10 @@ op_st = st.one_of(
 
 @settings(max_examples=examples(25), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(
-    ops=st.lists(op_st, min_size=1, max_size=60),
-    compaction=st.sampled_from([None, {"max_inputs": 2}, {"target_bytes": 4096, "max_windows": 1}]),
-    window=st.sampled_from([1, 7, 1000]),
-    debt=st.sampled_from([0.0, 0.2]),
-)
-def test_background_random_ops_match_model(ops, compaction, window, debt):
-    log = Timelog(
-        maintenance="background",
-        busy_policy="flush",
-        memtable_max_bytes=small_memtable_bytes(),
-        target_page_bytes=small_page_bytes(),
-        max_delta_segments=1,
-        maintenance_wakeup_ms=1,
-        window_size=window,
-        delete_debt_threshold=debt,
-        compaction=compaction,
-    )
+@given(ops=st.lists(op_st, min_size=1, max_size=60), options=tst.background_options())
+def test_background_random_ops_match_model(ops, options):
+    log = Timelog(**CHURN, memtable_max_bytes=small_memtable_bytes(), target_page_bytes=small_page_bytes(),
+                  max_delta_segments=1, **options)
     m = RefModel()
     k = 0
     snaps = []
@@ -109,17 +97,10 @@ def test_background_random_ops_match_model(ops, compaction, window, debt):
         log.close()
 
 
-def test_snapshots_consistent_under_deletes_and_compaction():
+def test_snapshots_consistent_under_deletes_and_compaction(make_log):
     """Writer appends ts=i and advances a cutoff; the worker compacts. Any consistent
     snapshot is then a contiguous run of timestamps [c, m)."""
-    log = Timelog(
-        maintenance="background",
-        busy_policy="flush",
-        memtable_max_bytes=small_memtable_bytes() * 2,
-        max_delta_segments=1,
-        maintenance_wakeup_ms=1,
-        window_size=64,
-    )
+    log = make_log(**CHURN, memtable_max_bytes=small_memtable_bytes() * 2, max_delta_segments=1, window_size=64)
     workers = Workers()
     final = {}
 
@@ -150,53 +131,42 @@ def test_snapshots_consistent_under_deletes_and_compaction():
     workers.start(writer, stops=True)
     workers.start(reader)
     workers.start(reader)
-    try:
-        workers.join()
-        n = final["n"]
-        cut, hole = 0, None
-        for i in range(100, n + 1, 100):
-            if i % 1000 == 0:
-                cut = i - 700
-            if i % 3000 == 0:
-                hole = (i - 600, i - 500)
-        exp = [t for t in range(cut, n) if not (hole and hole[0] <= t < hole[1])]
-        got = [t for t, _ in log]
-        assert got == exp
-        assert len(log) == len(exp)
-    finally:
-        log.close()
+    workers.join()
+    n = final["n"]
+    cut, hole = 0, None
+    for i in range(100, n + 1, 100):
+        if i % 1000 == 0:
+            cut = i - 700
+        if i % 3000 == 0:
+            hole = (i - 600, i - 500)
+    exp = [t for t in range(cut, n) if not (hole and hole[0] <= t < hole[1])]
+    got = [t for t, _ in log]
+    assert got == exp
+    assert len(log) == len(exp)
 
 
-def test_delete_debt_threshold_triggers_compaction_and_release():
+def test_delete_debt_threshold_triggers_compaction_and_release(make_log):
     import gc
 
     objs = [Obj(i) for i in range(5000)]
-    base = [sys.getrefcount(objs[i]) for i in range(len(objs))]
-    log = Timelog(
-        maintenance="background",
-        delete_debt_threshold=0.1,
-        max_delta_segments=100,
-        maintenance_wakeup_ms=5,
-        window_size=1000,
-    )
-    try:
-        log.extend(enumerate(objs))
-        log.flush()
-        log.compact()
-        assert wait_until(lambda: log.stats()["storage"]["segments_l0"] == 0, timeout=5)
-        before = log.stats()["operational"]["compactions_total"]
-        log.delete(0, 2500)
-        log.flush()
-        # no explicit compact(): the delete debt alone must trigger it
-        assert wait_until(lambda: log.stats()["handles"]["retired_count"] == 2500, timeout=10), log.stats()
-        assert log.stats()["operational"]["compactions_total"] > before
-        log.append(10**6, "trigger a drain")
-        gc.collect()
-        now = [sys.getrefcount(objs[i]) for i in range(len(objs))]
-        assert now[:2500] == base[:2500]
-        assert now[2500:] == [b + 1 for b in base[2500:]]
-    finally:
-        log.close()
+    base = refs(objs)
+    log = make_log(maintenance="background", delete_debt_threshold=0.1, max_delta_segments=100,
+                   maintenance_wakeup_ms=5, window_size=1000)
+    log.extend(enumerate(objs))
+    log.flush()
+    log.compact()
+    assert wait_until(lambda: log.stats()["storage"]["segments_l0"] == 0, timeout=5)
+    before = log.stats()["operational"]["compactions_total"]
+    log.delete(0, 2500)
+    log.flush()
+    # no explicit compact(): the delete debt alone must trigger it
+    assert wait_until(lambda: log.stats()["handles"]["retired_count"] == 2500, timeout=10), log.stats()
+    assert log.stats()["operational"]["compactions_total"] > before
+    log.append(10**6, "trigger a drain")
+    gc.collect()
+    now = refs(objs)
+    assert now[:2500] == base[:2500]
+    assert now[2500:] == [b + 1 for b in base[2500:]]
 
 
 def test_ooo_budget_forces_early_seal():

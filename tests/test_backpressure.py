@@ -13,22 +13,17 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from timelog import Timelog, TimelogBusyError, TimelogError
 
 try:
-    from model import examples, small_memtable_bytes
+    import strategies as tst
+    from model import examples, pressure, small_memtable_bytes
 except ImportError:  # pragma: no cover
-    from tests.model import examples, small_memtable_bytes
+    from tests import strategies as tst
+    from tests.model import examples, pressure, small_memtable_bytes
 
 MAX_WRITES = 200_000
 
 
 def pressured(policy, **kw):
-    opts = dict(
-        maintenance="disabled",
-        busy_policy=policy,
-        memtable_max_bytes=small_memtable_bytes(),
-        sealed_max_runs=1,
-    )
-    opts.update(kw)
-    return Timelog(**opts)
+    return Timelog(**pressure(policy, **kw))
 
 
 def fill_until_busy(log, start=0):
@@ -171,19 +166,14 @@ def test_busy_error_from_flush_or_maint_step_is_retryable():
         assert list(log) == [(i, i) for i in range(5000)]
 
 
-def _busy_worker_log(wait_ms):
+def _busy_worker_log(make_log, wait_ms):
     """A background log whose worker is about to spend a while compacting a big
     unsorted backlog, so sealed runs cannot be flushed meanwhile."""
     import random
 
     n = 1_000_000
-    log = Timelog(
-        maintenance="background",
-        busy_policy="raise",
-        memtable_max_bytes=small_memtable_bytes() * 16,
-        sealed_max_runs=1,
-        sealed_wait_ms=wait_ms,
-    )
+    log = make_log(**pressure("raise", maintenance="background", memtable_max_bytes=small_memtable_bytes() * 16,
+                              sealed_wait_ms=wait_ms))
     rnd = random.Random(7)
     for ts in (range(n), [rnd.randrange(n) for _ in range(n)]):
         try:
@@ -195,51 +185,39 @@ def _busy_worker_log(wait_ms):
 
 
 @pytest.mark.parametrize("wait_ms", [0, 300])
-def test_background_sealed_wait(wait_ms):
+def test_background_sealed_wait(make_log, wait_ms):
     """sealed_wait_ms=0: a busy write never waits; >0: it may wait up to that long."""
-    log, n = _busy_worker_log(wait_ms)
-    try:
-        log.compact()
-        busy = 0
-        worst = 0.0
-        t_end = time.monotonic() + 2
-        i = 0
-        while time.monotonic() < t_end and busy < 200:
-            t0 = time.monotonic()
-            try:
-                log.append(n + i, i)
-            except TimelogBusyError:
-                busy += 1
-            worst = max(worst, time.monotonic() - t0)
-            i += 1
-        assert len(log) == 2 * n + i, "every write, busy or not, is committed"
-        if wait_ms == 0:
-            assert busy > 0, "expected backpressure while the worker compacts"
-            assert worst < 0.1, f"a write waited {worst:.3f}s with sealed_wait_ms=0"
-        else:
-            assert worst < wait_ms / 1000 + 0.25, f"a write waited {worst:.3f}s > sealed_wait_ms"
-    finally:
-        log.close()
+    log, n = _busy_worker_log(make_log, wait_ms)
+    log.compact()
+    busy = 0
+    worst = 0.0
+    t_end = time.monotonic() + 2
+    i = 0
+    while time.monotonic() < t_end and busy < 200:
+        t0 = time.monotonic()
+        try:
+            log.append(n + i, i)
+        except TimelogBusyError:
+            busy += 1
+        worst = max(worst, time.monotonic() - t0)
+        i += 1
+    assert len(log) == 2 * n + i, "every write, busy or not, is committed"
+    if wait_ms == 0:
+        assert busy > 0, "expected backpressure while the worker compacts"
+        assert worst < 0.1, f"a write waited {worst:.3f}s with sealed_wait_ms=0"
+    else:
+        assert worst < wait_ms / 1000 + 0.25, f"a write waited {worst:.3f}s > sealed_wait_ms"
 
 
-def test_background_busy_record_committed():
+def test_background_busy_record_committed(make_log):
     # the worker is stopped so pressure cannot be relieved; the write waits up to
     # sealed_wait_ms and reports busy, the record being committed anyway.
-    log = Timelog(
-        maintenance="background",
-        busy_policy="raise",
-        memtable_max_bytes=small_memtable_bytes(),
-        sealed_max_runs=1,
-        sealed_wait_ms=20,
-    )
-    try:
-        log.stop_maintenance()
-        rows, busy_ts = fill_until_busy(log)
-        assert log.at(busy_ts) == [busy_ts]
-        log.start_maintenance()
-        assert list(log) == rows
-    finally:
-        log.close()
+    log = make_log(**pressure("raise", maintenance="background", sealed_wait_ms=20))
+    log.stop_maintenance()
+    rows, busy_ts = fill_until_busy(log)
+    assert log.at(busy_ts) == [busy_ts]
+    log.start_maintenance()
+    assert list(log) == rows
 
 
 # --------------------------------------------------------------- properties
@@ -264,20 +242,11 @@ ops = st.lists(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(
-    policy=st.sampled_from(["raise", "silent", "flush"]),
-    sealed_max_runs=st.integers(1, 3),
-    mem_factor=st.sampled_from([1, 2, 8]),
-    ops=ops,
-)
-def test_property_every_write_committed(policy, sealed_max_runs, mem_factor, ops):
+@given(options=tst.pressure_options(), ops=ops)
+def test_property_every_write_committed(options, ops):
     """Under every policy and pressure level every write is committed."""
-    log = Timelog(
-        maintenance="disabled",
-        busy_policy=policy,
-        memtable_max_bytes=small_memtable_bytes() * mem_factor,
-        sealed_max_runs=sealed_max_runs,
-    )
+    policy, sealed_max_runs = options["busy_policy"], options["sealed_max_runs"]
+    log = Timelog(maintenance="disabled", **options)
     try:
         expected = []  # (ts, obj) in insertion order
         ts = 0
@@ -329,21 +298,18 @@ def test_property_every_write_committed(policy, sealed_max_runs, mem_factor, ops
 
 
 @pytest.mark.parametrize("stopped_worker", [False, True])
-def test_busy_message_says_what_to_do(stopped_worker):
+def test_busy_message_says_what_to_do(make_log, stopped_worker):
     # A disabled log, or a background log whose worker was stopped: nothing makes room.
-    log = Timelog(maintenance="background" if stopped_worker else "disabled",
-                  memtable_max_bytes=1024, sealed_max_runs=1, sealed_wait_ms=0)
-    try:
-        if stopped_worker:
-            log.stop_maintenance()
-        with pytest.raises(TimelogBusyError) as ei:
-            log.extend((t, t) for t in range(10_000))
-        msg = str(ei.value)
-        assert msg.startswith("write committed, but the log is under backpressure"), msg
-        assert "maintenance is disabled" in msg, msg
-        for remedy in ("flush()", "busy_policy='flush'", "Timelog.for_bulk_ingest()"):
-            assert remedy in msg, (remedy, msg)
-        assert ei.value.committed == 10_000
-        assert len(log) == 10_000
-    finally:
-        log.close()
+    log = make_log(maintenance="background" if stopped_worker else "disabled",
+                   memtable_max_bytes=1024, sealed_max_runs=1, sealed_wait_ms=0)
+    if stopped_worker:
+        log.stop_maintenance()
+    with pytest.raises(TimelogBusyError) as ei:
+        log.extend((t, t) for t in range(10_000))
+    msg = str(ei.value)
+    assert msg.startswith("write committed, but the log is under backpressure"), msg
+    assert "maintenance is disabled" in msg, msg
+    for remedy in ("flush()", "busy_policy='flush'", "Timelog.for_bulk_ingest()"):
+        assert remedy in msg, (remedy, msg)
+    assert ei.value.committed == 10_000
+    assert len(log) == 10_000

@@ -111,17 +111,14 @@ GOOD_OPTIONS = [
 
 
 @pytest.mark.parametrize("name,value", GOOD_OPTIONS)
-def test_good_option_values(name, value):
+def test_good_option_values(make_log, name, value):
     for mode in ("disabled", "background"):
-        log = Timelog(maintenance=mode, **{name: value})
-        try:
-            log.append(5, "x")
-            assert log.at(5) == ["x"]
-        finally:
-            log.close()
+        log = make_log(maintenance=mode, **{name: value})
+        log.append(5, "x")
+        assert log.at(5) == ["x"]
 
 
-def test_adaptive_all_keys_accepted():
+def test_adaptive_all_keys_accepted(make_log):
     adaptive = {
         "target_records": 10000,
         "min_window": 10,
@@ -134,9 +131,9 @@ def test_adaptive_all_keys_accepted():
         "failure_backoff_threshold": 3,
         "failure_backoff_pct": 50,
     }
-    with Timelog(maintenance="disabled", adaptive=adaptive) as log:
-        log.append(1, "a")
-        assert len(log) == 1
+    log = make_log(adaptive=adaptive)
+    log.append(1, "a")
+    assert len(log) == 1
 
 
 # (option, bad value, expected exception)
@@ -280,11 +277,11 @@ def test_presets_reject_bad_overrides(preset):
     "prop",
     ["closed", "time_unit", "maintenance_mode", "busy_policy", "retired_queue_len", "alloc_failures"],
 )
-def test_properties_are_read_only(prop):
-    with Timelog(maintenance="disabled") as log:
-        value = getattr(log, prop)
-        with pytest.raises(AttributeError):
-            setattr(log, prop, value)
+def test_properties_are_read_only(prop, make_log):
+    log = make_log()
+    value = getattr(log, prop)
+    with pytest.raises(AttributeError):
+        setattr(log, prop, value)
 
 
 def test_properties_readable_after_close():
@@ -298,30 +295,30 @@ def test_properties_readable_after_close():
     assert isinstance(log.alloc_failures, int)
 
 
-def test_min_ts_guard_rejects_earlier_writes():
-    with Timelog(maintenance="disabled", min_ts=100) as log:
-        log.append(100, "a")
-        log.append(200, "b")
-        with pytest.raises(ValueError):
-            log.append(99, "x")
-        with pytest.raises(ValueError):
-            log[-(2**63)] = "x"
-        with pytest.raises(ValueError):
-            log.extend([(150, "ok"), (5, "bad")])
-        assert [o for _, o in log] == ["a", "b"]
+def test_min_ts_guard_rejects_earlier_writes(make_log):
+    log = make_log(min_ts=100)
+    log.append(100, "a")
+    log.append(200, "b")
+    with pytest.raises(ValueError):
+        log.append(99, "x")
+    with pytest.raises(ValueError):
+        log[-(2**63)] = "x"
+    with pytest.raises(ValueError):
+        log.extend([(150, "ok"), (5, "bad")])
+    assert [o for _, o in log] == ["a", "b"]
 
 
-def test_window_options_with_extremes():
+def test_window_options_with_extremes(make_log):
     # a tiny window and extreme timestamps must not overflow the window grid
-    with Timelog(maintenance="disabled", window_size=1, window_origin=2**63 - 1) as log:
-        log.extend([(-(2**63), "lo"), (0, "mid"), (2**63 - 1, "hi")])
-        log.flush()
-        log.compact()
-        n = 0
-        while log.maint_step():
-            n += 1
-            assert n < 10000
-        assert list(log) == [(-(2**63), "lo"), (0, "mid"), (2**63 - 1, "hi")]
+    log = make_log(window_size=1, window_origin=2**63 - 1)
+    log.extend([(-(2**63), "lo"), (0, "mid"), (2**63 - 1, "hi")])
+    log.flush()
+    log.compact()
+    n = 0
+    while log.maint_step():
+        n += 1
+        assert n < 10000
+    assert list(log) == [(-(2**63), "lo"), (0, "mid"), (2**63 - 1, "hi")]
 
 
 def test_repr_does_not_raise():

@@ -7,12 +7,12 @@ import pytest
 from timelog import Timelog, TimelogError, _core
 from timelog import _display
 
+try:
+    from model import new_log
+except ImportError:  # pragma: no cover
+    from tests.model import new_log
+
 T0 = 1_700_000_000  # 2023-11-14 22:13:20 UTC, in seconds
-
-
-def make(**opts):
-    opts.setdefault("maintenance", "disabled")
-    return Timelog(**opts)
 
 
 class Balanced(html.parser.HTMLParser):
@@ -45,7 +45,7 @@ def parse(page):
 
 
 def test_html_summary():
-    with make(time_unit="s") as log:
+    with new_log(time_unit="s") as log:
         log.extend([(T0 + 60, "b"), (T0, "a")])
         page = log._repr_html_()
     parse(page)
@@ -64,7 +64,7 @@ def test_html_summary():
 ])
 def test_html_dates_in_unit(unit, text):
     per_s = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[unit]
-    with make(time_unit=unit) as log:
+    with new_log(time_unit=unit) as log:
         log.append(T0 * per_s, 1)
         assert f">{text}</span>" in log._repr_html_()
 
@@ -78,7 +78,7 @@ def test_format_ts():
 
 
 def test_html_layers_counts():
-    with make(memtable_max_bytes=4096) as log:
+    with new_log(memtable_max_bytes=4096) as log:
         log.extend((t, t) for t in range(1000))
         log.flush()
         log.extend([(5000, "x"), (1, "y")])
@@ -95,21 +95,18 @@ def test_html_options_only_changed():
         assert "default options" in log._repr_html_()
     with Timelog(busy_policy="raise", sealed_wait_ms=100, window_size=3_600_000) as log:
         assert "default options" in log._repr_html_()              # given, but defaults
-    with make(time_unit="us", busy_policy="silent", sealed_wait_ms=5) as log:
+    with new_log(time_unit="us", busy_policy="silent", sealed_wait_ms=5) as log:
         page = log._repr_html_()
     assert "busy_policy=&#x27;silent&#x27;" in page and "sealed_wait_ms=5" in page
     assert "maintenance=&#x27;disabled&#x27;" in page
     assert "window_size" not in page and "time_unit=us" in page
 
 
-def test_html_options_follow_maintenance_mode():
-    log = make()
-    try:
-        assert "maintenance=" in log._repr_html_()
-        log.start_maintenance()
-        assert "default options" in log._repr_html_()
-    finally:
-        log.close()
+def test_html_options_follow_maintenance_mode(make_log):
+    log = make_log()
+    assert "maintenance=" in log._repr_html_()
+    log.start_maintenance()
+    assert "default options" in log._repr_html_()
 
 
 def test_option_defaults_cover_every_option():
@@ -131,7 +128,7 @@ def test_html_escapes_and_truncates_payloads():
         def __repr__(self):
             return 42
 
-    with make() as log:
+    with new_log() as log:
         log.extend([(1, "<script>alert('x')</script>"), (2, Boom()), (3, "y" * 500),
                     (4, NotStr()), (5, b"<b>\x00</b>")])
         page = log._repr_html_()
@@ -151,7 +148,7 @@ def test_short_repr_limit():
 
 
 def test_html_preview_first_and_last_five():
-    with make() as log:
+    with new_log() as log:
         log.extend((t, f"v{t}") for t in range(100))
         del log[0]
         page = log._repr_html_()
@@ -162,7 +159,7 @@ def test_html_preview_first_and_last_five():
 
 @pytest.mark.parametrize("n", [1, 9, 10, 11])
 def test_html_preview_small_logs(n):
-    with make() as log:
+    with new_log() as log:
         log.extend((t, f"v{t}") for t in range(n))
         page = log._repr_html_()
         assert log.stats()["handles"]["pins"] == 0
@@ -172,14 +169,14 @@ def test_html_preview_small_logs(n):
 
 
 def test_html_ties_in_read_order():
-    with make() as log:
+    with new_log() as log:
         log.extend([(7, "second"), (3, "first"), (7, "third")])
         page = log._repr_html_()
     assert page.index("first") < page.index("second") < page.index("third")
 
 
 def test_html_empty_and_closed():
-    log = make()
+    log = new_log()
     page = log._repr_html_()
     parse(page)
     assert "<b>0</b> records" in page and "(empty)" in page
@@ -191,7 +188,7 @@ def test_html_empty_and_closed():
 
 
 def test_html_theme_neutral():
-    with make() as log:
+    with new_log() as log:
         log.append(1, 1)
         page = log._repr_html_()
     # No hard-coded text or background colours: inherit the notebook theme's.
@@ -205,7 +202,7 @@ def test_html_theme_neutral():
 
 
 def test_iter_repr():
-    with make() as log:
+    with new_log() as log:
         log.extend((t, t) for t in range(10))
         assert repr(log[2:5]) == "<timelog.TimelogIter [2, 5) rows_left=3>"
         assert repr(iter(log)) == "<timelog.TimelogIter [None, None) rows_left=10>"
@@ -230,7 +227,7 @@ def test_iter_repr():
 
 
 def test_iter_repr_after_reopen():
-    log = make()
+    log = new_log()
     it = log.all()
     log.close()
     log.reopen()
@@ -256,7 +253,7 @@ def bar_heights(ax):
 
 
 def test_plot_explicit_every(mpl):
-    with make(time_unit="s") as log:
+    with new_log(time_unit="s") as log:
         base = T0 - 20                                       # a whole minute: 22:13:00
         log.extend((base + t, t) for t in [0, 1, 59, 60, 61, 300, 300])
         ax = log.plot(60)
@@ -272,7 +269,7 @@ def test_plot_explicit_every(mpl):
 def test_plot_uses_given_axes_and_range(mpl):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots()
-    with make() as log:
+    with new_log() as log:
         log.extend((t, t) for t in range(0, 10_000, 10))
         del log[5000:6000]
         out = log.plot(1000, 2000, 8000, ax=ax)
@@ -285,7 +282,7 @@ def test_plot_uses_given_axes_and_range(mpl):
     ("ns", 10**9 * 3600 * 5), ("s", 50), ("ms", 10**3 * 86400 * 365 * 3),
 ])
 def test_plot_auto_every_about_100_buckets(mpl, unit, span):
-    with make(time_unit=unit) as log:
+    with new_log(time_unit=unit) as log:
         log.extend((i * span // 999, i) for i in range(1000))
         ax = log.plot()
     buckets = len(ax.patches)
@@ -308,7 +305,7 @@ def test_nice_every_round_widths():
 
 
 def test_plot_empty_and_single(mpl):
-    with make() as log:
+    with new_log() as log:
         ax = log.plot()
         assert ax.patches == [] or len(ax.patches) == 0
         assert ax.get_title() == "no records"
@@ -318,7 +315,7 @@ def test_plot_empty_and_single(mpl):
 
 
 def test_plot_bad_inputs(mpl):
-    with make() as log:
+    with new_log() as log:
         log.append(1, 1)
         for bad in (0, -5):
             with pytest.raises(ValueError, match="positive int"):
@@ -336,7 +333,7 @@ def test_plot_missing_matplotlib(monkeypatch):
     pytest.importorskip("numpy")
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
-    with make() as log:
+    with new_log() as log:
         log.append(1, 1)
         with pytest.raises(ImportError, match=r"pip install 'timelog\[plot\]'"):
             log.plot()
@@ -357,7 +354,7 @@ def test_duration_labels():
 
 
 def test_plot_auto_every_follows_the_range(mpl):
-    with make() as log:
+    with new_log() as log:
         log.extend((t, t) for t in range(0, 3_600_000, 500))       # one hour, ms
         assert log.plot().get_ylabel() == "records per 30 s"
         ax = log.plot(t1=60_000, t2=70_000)                       # ten seconds of it

@@ -33,11 +33,15 @@ from hypothesis.stateful import initialize, rule, run_state_machine_as_test
 from timelog import Timelog, TimelogError
 
 try:
-    from model import INT64_MAX, INT64_MIN, Obj, RefModel, small_memtable_bytes, small_page_bytes
-    from test_state_machine import TimelogMachine, bounds, timestamps
+    import strategies as tst
+    from model import INT64_MAX, INT64_MIN, Obj, RefModel
+    from test_state_machine import TimelogMachine
 except ImportError:  # pragma: no cover
-    from tests.model import INT64_MAX, INT64_MIN, Obj, RefModel, small_memtable_bytes, small_page_bytes
-    from tests.test_state_machine import TimelogMachine, bounds, timestamps
+    from tests import strategies as tst
+    from tests.model import INT64_MAX, INT64_MIN, Obj, RefModel
+    from tests.test_state_machine import TimelogMachine
+
+timestamps, bounds = tst.MACHINE_TIMESTAMPS, tst.MACHINE_BOUNDS
 
 FUZZ_SECONDS = float(os.environ.get("TIMELOG_FUZZ_SECONDS", "3"))
 
@@ -63,27 +67,9 @@ class FuzzMachine(TimelogMachine):
         self.payloads = [Obj(-1)]
 
     # ------------------------------------------------------------- lifecycle
-    @initialize(
-        mem_factor=st.sampled_from([1, 2, 8]),
-        page=st.sampled_from([1, 4]),
-        window=st.sampled_from([1, 7, 1000, None]),
-        max_delta=st.sampled_from([0, 1, 3]),
-        policy=st.sampled_from(["silent", "flush"]),  # writes never raise: the rules stay simple
-        background=st.booleans(),
-    )
-    def open(self, mem_factor, page, window, max_delta, policy, background):
-        opts = dict(
-            maintenance="background" if background else "disabled",
-            busy_policy=policy,
-            memtable_max_bytes=small_memtable_bytes() * mem_factor,
-            target_page_bytes=small_page_bytes() * page,
-            max_delta_segments=max_delta,
-            sealed_max_runs=2,
-            sealed_wait_ms=0,
-        )
-        if window is not None:
-            opts["window_size"] = window
-        self.log = Timelog(**opts)
+    @initialize(options=tst.fuzz_options())  # busy policies whose writes never raise: the rules stay simple
+    def open(self, options):
+        self.log = Timelog(**options)
 
     def teardown(self):
         if self.log is None:
@@ -146,9 +132,7 @@ class FuzzMachine(TimelogMachine):
           n=st.integers(0, 50), strided=st.booleans(), presort=st.booleans())
     def extend_columns(self, data, dtype, n, strided, presort):
         lo, hi = DTYPES.get(dtype, (INT64_MIN, INT64_MAX))
-        ts_values = st.one_of(st.integers(max(lo, -6), min(hi, 6)), st.sampled_from([lo, hi]),
-                              st.integers(lo, hi))
-        tss = data.draw(st.lists(ts_values, min_size=n, max_size=n))
+        tss = data.draw(tst.batches(tst.timestamps(width=6, lo=lo, hi=hi), min_size=n, max_size=n))
         if presort:  # in-order batches take the engine's fast path
             tss = sorted(tss)
         objs = [self._obj() for _ in tss]
@@ -172,7 +156,7 @@ class FuzzMachine(TimelogMachine):
         self.log.extend(range(start, start + n), objs)
         self.model.extend(list(zip(range(start, start + n), objs)))
 
-    @rule(tss=st.lists(timestamps, min_size=1, max_size=10), bad=st.sampled_from(["short", "mismatch", "uint64"]))
+    @rule(tss=tst.batches(timestamps, min_size=1, max_size=10), bad=st.sampled_from(["short", "mismatch", "uint64"]))
     def extend_rejected(self, tss, bad):
         """A rejected extend stores nothing and takes no reference (checked at close)."""
         objs = [self._obj() for _ in tss]

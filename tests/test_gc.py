@@ -22,9 +22,9 @@ import pytest
 from timelog import Timelog, TimelogError
 
 try:
-    from model import run_maintenance
+    from model import refs, run_maintenance
 except ImportError:  # pragma: no cover
-    from tests.model import run_maintenance
+    from tests.model import refs, run_maintenance
 
 
 MODES = ["background", "disabled"]
@@ -275,7 +275,7 @@ def test_refcounts_exact_after_collecting_a_cycle(mode):
     shared = object()
     others = [object() for _ in range(50)]
     base = sys.getrefcount(shared)
-    obase = [sys.getrefcount(others[i]) for i in range(50)]
+    obase = refs(others)
     log = new_log(mode, memtable_max_bytes=4096, sealed_max_runs=1 << 20)
     log.extend((t, shared) for t in range(3000))
     log.extend((t, others[t]) for t in range(50))
@@ -287,7 +287,7 @@ def test_refcounts_exact_after_collecting_a_cycle(mode):
     del log
     gc.collect()
     assert sys.getrefcount(shared) == base
-    assert [sys.getrefcount(others[i]) for i in range(50)] == obase
+    assert refs(others) == obase
 
 
 @pytest.mark.parametrize("where", ["memtable", "sealed", "l0", "l1", "retired"])

@@ -3,7 +3,7 @@
 import pytest
 
 import timelog
-from timelog import Timelog, TimelogIter
+from timelog import TimelogIter
 
 try:
     from model import INT64_MAX, INT64_MIN, Obj, RefModel, run_maintenance
@@ -12,11 +12,8 @@ except ImportError:  # pragma: no cover
 
 
 @pytest.fixture
-def log():
-    lg = Timelog(maintenance="disabled", busy_policy="silent")
-    lg.extend((i, Obj(i)) for i in range(100))
-    yield lg
-    lg.close()
+def log(filled_log):
+    return filled_log
 
 
 def test_cannot_construct_directly():
@@ -114,20 +111,20 @@ def test_exhausted_iterator_stays_exhausted(log):
         next(it)
 
 
-def test_large_iteration_crosses_batches():
-    with Timelog(maintenance="disabled") as log:
-        n = 50_000
-        log.extend(range(n), range(n))
-        it = log.all()
-        seen = 0
-        expected_len = n
-        for i, (t, o) in enumerate(it):
-            assert t == i and o == i
-            seen += 1
-            if i % 9973 == 0:
-                expected_len = n - i - 1
-                assert len(it) == expected_len
-        assert seen == n
+def test_large_iteration_crosses_batches(make_log):
+    log = make_log()
+    n = 50_000
+    log.extend(range(n), range(n))
+    it = log.all()
+    seen = 0
+    expected_len = n
+    for i, (t, o) in enumerate(it):
+        assert t == i and o == i
+        seen += 1
+        if i % 9973 == 0:
+            expected_len = n - i - 1
+            assert len(it) == expected_len
+    assert seen == n
 
 
 def _check_isolation(log, mutate):
@@ -170,34 +167,34 @@ def test_snapshot_isolation_flush_and_compaction(log):
     _check_isolation(log, mutate)
 
 
-def test_snapshot_isolation_of_memtable_prefix():
-    with Timelog(maintenance="disabled") as log:
-        log.append(1, "a")
-        it = log.all()
-        log.append(2, "b")
-        log.append(0, "ooo")
-        assert list(it) == [(1, "a")]
+def test_snapshot_isolation_of_memtable_prefix(make_log):
+    log = make_log()
+    log.append(1, "a")
+    it = log.all()
+    log.append(2, "b")
+    log.append(0, "ooo")
+    assert list(it) == [(1, "a")]
 
 
-def test_snapshot_sees_state_at_creation_not_first_next():
-    with Timelog(maintenance="disabled") as log:
-        log.extend([(1, "a"), (2, "b")])
-        it = log.all()
-        log.delete(1)
-        log.append(3, "c")
-        assert next(it) == (1, "a")
-        assert list(it) == [(2, "b")]
+def test_snapshot_sees_state_at_creation_not_first_next(make_log):
+    log = make_log()
+    log.extend([(1, "a"), (2, "b")])
+    it = log.all()
+    log.delete(1)
+    log.append(3, "c")
+    assert next(it) == (1, "a")
+    assert list(it) == [(2, "b")]
 
 
-def test_reversed_is_snapshot_and_matches_model():
+def test_reversed_is_snapshot_and_matches_model(make_log):
     m = RefModel()
-    with Timelog(maintenance="disabled") as log:
-        for i in range(30):
-            log.append(i % 4, i)
-            m.append(i % 4, i)
-        r = reversed(log)
-        log.append(2, "later")
-        assert list(r) == m.items()[::-1]
+    log = make_log()
+    for i in range(30):
+        log.append(i % 4, i)
+        m.append(i % 4, i)
+    r = reversed(log)
+    log.append(2, "later")
+    assert list(r) == m.items()[::-1]
 
 
 def test_many_iterators_alive(log):
@@ -208,12 +205,12 @@ def test_many_iterators_alive(log):
     assert all(len(list(it)) == 100 for it in its[::7])
 
 
-def test_iterators_over_extremes():
-    with Timelog(maintenance="disabled") as log:
-        log.extend([(INT64_MIN, 1), (INT64_MAX, 2)])
-        it = log.all()
-        assert len(it) == 2
-        assert it.next_batch(5) == [(INT64_MIN, 1), (INT64_MAX, 2)]
+def test_iterators_over_extremes(make_log):
+    log = make_log()
+    log.extend([(INT64_MIN, 1), (INT64_MAX, 2)])
+    it = log.all()
+    assert len(it) == 2
+    assert it.next_batch(5) == [(INT64_MIN, 1), (INT64_MAX, 2)]
 
 
 def test_next_batch_huge_n(log):
@@ -235,29 +232,29 @@ def test_len_of_reversed(log):
     assert [t for t, _ in r.next_batch(3)] == [98, 97, 96]
 
 
-def test_mixed_consumption_across_internal_batches():
+def test_mixed_consumption_across_internal_batches(make_log):
     import random
 
     rnd = random.Random(11)
-    with Timelog(maintenance="disabled", busy_policy="silent") as log:
-        rows = [(rnd.randrange(5000), i) for i in range(60_000)]
-        log.extend(rows[:30_000])
-        log.flush()
-        log.extend(rows[30_000:])
-        exp = sorted(rows, key=lambda r: r[0])  # stable: ties in insertion order
-        for it, e in ((log.all(), exp), (reversed(log), exp[::-1]), (log.range(1000, 4000), [r for r in exp if 1000 <= r[0] < 4000])):
-            got = []
-            while True:
-                k = rnd.choice([0, 1, 7, 255, 256, 257, 1000, 4097])
-                if rnd.random() < 0.3:
-                    try:
-                        got.append(next(it))
-                    except StopIteration:
-                        break
-                else:
-                    b = it.next_batch(k)
-                    if not b and k:
-                        break
-                    got.extend(b)
-                assert len(it) == len(e) - len(got)
-            assert got == e
+    log = make_log(busy_policy="silent")
+    rows = [(rnd.randrange(5000), i) for i in range(60_000)]
+    log.extend(rows[:30_000])
+    log.flush()
+    log.extend(rows[30_000:])
+    exp = sorted(rows, key=lambda r: r[0])  # stable: ties in insertion order
+    for it, e in ((log.all(), exp), (reversed(log), exp[::-1]), (log.range(1000, 4000), [r for r in exp if 1000 <= r[0] < 4000])):
+        got = []
+        while True:
+            k = rnd.choice([0, 1, 7, 255, 256, 257, 1000, 4097])
+            if rnd.random() < 0.3:
+                try:
+                    got.append(next(it))
+                except StopIteration:
+                    break
+            else:
+                b = it.next_batch(k)
+                if not b and k:
+                    break
+                got.extend(b)
+            assert len(it) == len(e) - len(got)
+        assert got == e

@@ -9,15 +9,15 @@ import pytest
 from timelog import Timelog, TimelogError
 
 try:
-    from model import Obj, run_maintenance
+    from model import Obj, refs, run_maintenance
 except ImportError:  # pragma: no cover
-    from tests.model import Obj, run_maintenance
+    from tests.model import Obj, refs, run_maintenance
 
 
 def test_no_refcount_leak_over_100k_ops():
     rnd = random.Random(1234)
     pool = [Obj(i) for i in range(64)]
-    base = [sys.getrefcount(o) for o in pool]
+    base = refs(pool)
     sentinel = Obj("sentinel")
     sbase = sys.getrefcount(sentinel)
     log = Timelog(
@@ -109,33 +109,33 @@ def test_no_refcount_leak_over_100k_ops():
             break
         log.flush()
     assert log.retired_queue_len == 0
-    assert [sys.getrefcount(o) for o in pool] == base, "payload refs not released after delete + maintenance + drain"
+    assert refs(pool) == base, "payload refs not released after delete + maintenance + drain"
     h = log.stats()["handles"]
     assert h["retired_count"] == h["drained_count"]
     log.close()
-    assert [sys.getrefcount(o) for o in pool] == base
+    assert refs(pool) == base
     assert sys.getrefcount(sentinel) == sbase
 
 
-def test_refcount_of_visible_records_exact():
+def test_refcount_of_visible_records_exact(make_log):
     rnd = random.Random(5)
     pool = [Obj(i) for i in range(32)]
-    base = [sys.getrefcount(o) for o in pool]
-    with Timelog(maintenance="disabled", busy_policy="silent", memtable_max_bytes=8192) as log:
-        for i in range(20_000):
-            log.append(rnd.randrange(1000), pool[i % 32])
-            if i % 3000 == 0:
-                log.flush()
-        log.delete(100, 300)
-        run_maintenance(log)
-        while log.retired_queue_len:
+    base = refs(pool)
+    log = make_log(busy_policy="silent", memtable_max_bytes=8192)
+    for i in range(20_000):
+        log.append(rnd.randrange(1000), pool[i % 32])
+        if i % 3000 == 0:
             log.flush()
-        counts = [0] * 32
-        for _, o in log:
-            counts[o.n] += 1
-        del o
-        now = [sys.getrefcount(o) for o in pool]
-        assert [now[i] - base[i] for i in range(32)] == counts
+    log.delete(100, 300)
+    run_maintenance(log)
+    while log.retired_queue_len:
+        log.flush()
+    counts = [0] * 32
+    for _, o in log:
+        counts[o.n] += 1
+    del o
+    now = refs(pool)
+    assert [now[i] - base[i] for i in range(32)] == counts
 
 
 def test_no_leak_in_error_paths():

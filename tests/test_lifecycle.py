@@ -125,21 +125,18 @@ def test_context_manager_returns_self():
         assert same is log
 
 
-def test_reopen_keeps_options():
-    log = Timelog(maintenance="disabled", busy_policy="silent", time_unit="us")
+def test_reopen_keeps_options(make_log):
+    log = make_log(busy_policy="silent", time_unit="us")
     log.extend([(1, "a"), (2, "b")])
     log.close()
     log.reopen()
-    try:
-        assert not log.closed
-        assert len(log) == 0
-        assert log.time_unit == "us"
-        assert log.busy_policy == "silent"
-        assert log.maintenance_mode == "disabled"
-        log.append(3, "c")
-        assert list(log) == [(3, "c")]
-    finally:
-        log.close()
+    assert not log.closed
+    assert len(log) == 0
+    assert log.time_unit == "us"
+    assert log.busy_policy == "silent"
+    assert log.maintenance_mode == "disabled"
+    log.append(3, "c")
+    assert list(log) == [(3, "c")]
 
 
 def test_reopen_overrides():
@@ -168,12 +165,12 @@ def test_reopen_bad_options():
     log.close()
 
 
-def test_reopen_on_open_log_raises():
-    with Timelog(maintenance="disabled") as log:
-        log.append(1, "a")
-        with pytest.raises(TimelogError):
-            log.reopen()
-        assert list(log) == [(1, "a")]
+def test_reopen_on_open_log_raises(make_log):
+    log = make_log()
+    log.append(1, "a")
+    with pytest.raises(TimelogError):
+        log.reopen()
+    assert list(log) == [(1, "a")]
 
 
 def test_old_iterator_after_reopen_raises_or_keeps_snapshot():
@@ -197,13 +194,13 @@ def test_start_maintenance_twice():
         assert log.at(1) == ["a"]
 
 
-def test_stop_without_start():
-    with Timelog(maintenance="disabled") as log:
-        log.stop_maintenance()
-        log.stop_maintenance()
-        log.append(1, "a")
-        log.flush()
-        assert log.at(1) == ["a"]
+def test_stop_without_start(make_log):
+    log = make_log()
+    log.stop_maintenance()
+    log.stop_maintenance()
+    log.append(1, "a")
+    log.flush()
+    assert log.at(1) == ["a"]
 
 
 def test_stop_twice_background():
@@ -214,22 +211,19 @@ def test_stop_twice_background():
         log.append(1, "a")
 
 
-def test_start_stop_cycles_no_thread_leak():
-    log = Timelog(maintenance="background", maintenance_wakeup_ms=1)
-    try:
+def test_start_stop_cycles_no_thread_leak(make_log):
+    log = make_log(maintenance="background", maintenance_wakeup_ms=1)
+    log.stop_maintenance()
+    time.sleep(0.05)
+    before = thread_count()
+    for i in range(100):
+        log.start_maintenance()
+        log.append(i, i)
         log.stop_maintenance()
-        time.sleep(0.05)
-        before = thread_count()
-        for i in range(100):
-            log.start_maintenance()
-            log.append(i, i)
-            log.stop_maintenance()
-        assert wait_until(lambda: thread_count() <= before, timeout=2.0), (
-            f"thread leak: {before} -> {thread_count()}"
-        )
-        assert len(log) == 100
-    finally:
-        log.close()
+    assert wait_until(lambda: thread_count() <= before, timeout=2.0), (
+        f"thread leak: {before} -> {thread_count()}"
+    )
+    assert len(log) == 100
 
 
 def test_create_close_cycles_no_thread_leak():
@@ -264,18 +258,18 @@ def test_maint_step_in_background_mode_raises():
             log.maint_step()
 
 
-def test_maint_step_returns_bool():
-    with Timelog(maintenance="disabled") as log:
-        assert log.maint_step() is False
-        log.extend((i, i) for i in range(100))
-        log.flush()
-        log.compact()
-        r = log.maint_step()
-        assert isinstance(r, bool)
-        while log.maint_step():
-            pass
-        assert log.maint_step() is False
-        assert len(log) == 100
+def test_maint_step_returns_bool(make_log):
+    log = make_log()
+    assert log.maint_step() is False
+    log.extend((i, i) for i in range(100))
+    log.flush()
+    log.compact()
+    r = log.maint_step()
+    assert isinstance(r, bool)
+    while log.maint_step():
+        pass
+    assert log.maint_step() is False
+    assert len(log) == 100
 
 
 def test_background_maintenance_flushes_and_compacts():

@@ -16,24 +16,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from timelog import Timelog, TimelogError
 
 try:
-    from model import Obj, examples, handles, run_maintenance
+    import strategies as tst
+    from model import Obj, examples, handles, make_objs, n_released, refs, run_maintenance
 except ImportError:  # pragma: no cover
+    from tests import strategies as tst
     from tests.model import Obj, examples, handles, run_maintenance
-
-
-def refs(objs):
-    # index instead of iterating: a loop variable or zip() tuple would add references
-    return [sys.getrefcount(objs[i]) for i in range(len(objs))]
-
-
-def n_released(objs, base):
-    now = refs(objs)
-    return sum(1 for i in range(len(objs)) if now[i] == base[i])
-
-
-def make_objs(n, tag=""):
-    objs = [Obj(f"{tag}{i}") for i in range(n)]
-    return objs, refs(objs)
 
 
 def store_and_retire(log, objs, ts0=0, pin=False):
@@ -51,6 +38,14 @@ def store_and_retire(log, objs, ts0=0, pin=False):
 
 def disabled(**kw):
     return Timelog(maintenance="disabled", busy_policy="silent", **kw)
+
+
+def stored(objs, **kw):
+    """A disabled() log holding objs at 0.. in an L0 segment."""
+    log = disabled(**kw)
+    log.extend(enumerate(objs))
+    log.flush()
+    return log
 
 
 # ------------------------------------------------------------------ refcounts
@@ -74,9 +69,7 @@ def test_one_reference_per_stored_record():
 
 def test_refcounts_return_after_close():
     objs, base = make_objs(500)
-    log = disabled()
-    log.extend(enumerate(objs))
-    log.flush()
+    log = stored(objs)
     log.extend((i + 1000, o) for i, o in enumerate(objs))
     assert refs(objs) == [b + 2 for b in base]
     log.close()
@@ -85,9 +78,7 @@ def test_refcounts_return_after_close():
 
 def test_refcounts_after_iterating():
     objs, base = make_objs(300)
-    with disabled() as log:
-        log.extend(enumerate(objs))
-        log.flush()
+    with stored(objs) as log:
         rows = list(log)
         assert refs(objs) == [b + 2 for b in base]
         del rows
@@ -146,9 +137,7 @@ def test_memtable_deleted_records_released_after_maintenance():
 
 def test_gc_of_unclosed_log_releases_everything():
     objs, base = make_objs(100)
-    log = disabled()
-    log.extend(enumerate(objs))
-    log.flush()
+    log = stored(objs)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         del log
@@ -212,9 +201,7 @@ def test_live_iterator_defers_drains():
 
 def test_only_last_pin_release_drains():
     objs, base = make_objs(20)
-    with disabled() as log:
-        log.extend(enumerate(objs))
-        log.flush()
+    with stored(objs) as log:
         p1 = log.all()
         p2 = log.since(5)
         log.delete(0, 20)
@@ -354,9 +341,7 @@ def test_close_with_live_pin_releases_everything():
 
 def test_dealloc_with_live_iterator_warns_and_does_not_crash():
     objs, base = make_objs(100)
-    log = disabled()
-    log.extend(enumerate(objs))
-    log.flush()
+    log = stored(objs)
     it = log.all()
     first = next(it)
     assert first[1] is objs[0]
@@ -392,9 +377,7 @@ def test_reference_cycle_between_log_and_iterator_collected():
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         for k in range(20):
-            log = disabled()
-            log.extend(enumerate(objs))
-            log.flush()
+            log = stored(objs)
             it = log.all() if k % 4 < 2 else next(iter(log.views()))
             if k % 4 < 2:
                 next(it)
@@ -508,7 +491,7 @@ def test_del_reentrancy_during_close(reentrant, action):
 
 
 @settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(limit=st.integers(0, 20), n=st.integers(0, 120))
+@given(limit=tst.drain_limits(20), n=st.integers(0, 120))
 def test_property_drain_batch_limit(limit, n):
     """Each opportunistic drain releases exactly min(limit, queued); the rest later."""
     objs, base = make_objs(n)
@@ -539,7 +522,7 @@ def test_property_drain_batch_limit(limit, n):
 
 @settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    limit=st.integers(0, 10),
+    limit=tst.drain_limits(10),
     n=st.integers(0, 100),
     live=st.integers(0, 50),
     triggers=st.integers(0, 4),

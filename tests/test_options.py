@@ -106,21 +106,17 @@ def test_type_errors_name_the_dict_key():
         Timelog(compaction={7: 1})
 
 
-def test_compatibility_options_are_validated_and_change_nothing():
-    plain = Timelog(maintenance="disabled", adaptive={})
-    compat = Timelog(maintenance="disabled", mostly_ordered_default=False,
-                     adaptive={"failure_backoff_threshold": 3, "failure_backoff_pct": 50})
-    try:
-        for log in (plain, compat):
-            log.extend((t, t) for t in range(5000, 0, -1))
-            log.extend(range(10), range(10), mostly_ordered=False)
-            log.flush()
-        assert list(plain) == list(compat)
-        ps, cs = plain.stats(), compat.stats()
-        assert ps["storage"] == cs["storage"] and ps["operational"] == cs["operational"]
-    finally:
-        plain.close()
-        compat.close()
+def test_compatibility_options_are_validated_and_change_nothing(make_log):
+    plain = make_log(adaptive={})
+    compat = make_log(mostly_ordered_default=False,
+                      adaptive={"failure_backoff_threshold": 3, "failure_backoff_pct": 50})
+    for log in (plain, compat):
+        log.extend((t, t) for t in range(5000, 0, -1))
+        log.extend(range(10), range(10), mostly_ordered=False)
+        log.flush()
+    assert list(plain) == list(compat)
+    ps, cs = plain.stats(), compat.stats()
+    assert ps["storage"] == cs["storage"] and ps["operational"] == cs["operational"]
     with pytest.raises(TypeError, match="mostly_ordered_default must be a bool"):
         Timelog(mostly_ordered_default=1)
 

@@ -17,8 +17,10 @@ import timelog
 from timelog import Timelog, TimelogError, _persist
 
 try:
+    import strategies as tst
     from model import INT64_MAX, INT64_MIN, examples, run_maintenance, small_memtable_bytes, small_page_bytes
 except ImportError:  # pragma: no cover
+    from tests import strategies as tst
     from tests.model import INT64_MAX, INT64_MIN, examples, run_maintenance, small_memtable_bytes, small_page_bytes
 
 
@@ -715,9 +717,7 @@ def test_every_single_byte_flip_is_detected(small_file, tmp_path):
 @given(data=st.data())
 def test_fuzz_truncate_and_flip(small_file, tmp_path, data):
     raw, rows = small_file
-    cut = data.draw(st.integers(0, len(raw)), label="cut")
-    flips = data.draw(st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(1, 255)),
-                               max_size=3), label="flips")
+    cut, flips = data.draw(tst.corruptions(len(raw)), label="cut, flips")
     bad = bytearray(raw[:cut])
     for i, mask in flips:
         if i < len(bad):

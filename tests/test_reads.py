@@ -2,43 +2,22 @@
 
 import pytest
 
-from timelog import Timelog, TimelogIter
+from timelog import TimelogIter
 
 try:
-    from model import INT64_MAX, INT64_MIN, RefModel, run_maintenance
+    from model import INT64_MAX, INT64_MIN, LAYERS, RefModel, fill_layered, run_maintenance
 except ImportError:  # pragma: no cover
-    from tests.model import INT64_MAX, INT64_MIN, RefModel, run_maintenance
+    from tests.model import INT64_MAX, INT64_MIN, LAYERS, RefModel, fill_layered, run_maintenance
 
 
 DATA = [(5, "e"), (1, "a"), (3, "c"), (3, "c2"), (9, "i"), (7, "g"), (3, "c3")]
 
 
-def _fill(log, model):
-    for ts, o in DATA:
-        log.append(ts, o)
-        model.append(ts, o)
-
-
-@pytest.fixture(params=["memtable", "flushed", "compacted", "mixed"])
-def pair(request):
-    log = Timelog(maintenance="disabled", busy_policy="silent")
+@pytest.fixture(params=LAYERS)
+def pair(request, log):
     model = RefModel()
-    if request.param == "mixed":
-        for i, (ts, o) in enumerate(DATA):
-            log.append(ts, o)
-            model.append(ts, o)
-            if i % 3 == 2:
-                log.flush()
-            if i == 5:
-                run_maintenance(log)
-    else:
-        _fill(log, model)
-        if request.param in ("flushed", "compacted"):
-            log.flush()
-        if request.param == "compacted":
-            run_maintenance(log)
-    yield log, model
-    log.close()
+    fill_layered(log, model, DATA, request.param)
+    return log, model
 
 
 def test_iter_and_all(pair):
@@ -130,26 +109,26 @@ def test_navigation(pair):
         assert log.prev_ts(t) == m.prev_ts(t), t
 
 
-def test_navigation_semantics_strict():
-    with Timelog(maintenance="disabled") as log:
-        log.extend([(10, "a"), (20, "b"), (30, "c")])
-        assert log.next_ts(10) == 20
-        assert log.next_ts(9) == 10
-        assert log.prev_ts(20) == 10
-        assert log.prev_ts(21) == 20
-        assert log.next_ts(30) is None
-        assert log.prev_ts(10) is None
+def test_navigation_semantics_strict(make_log):
+    log = make_log()
+    log.extend([(10, "a"), (20, "b"), (30, "c")])
+    assert log.next_ts(10) == 20
+    assert log.next_ts(9) == 10
+    assert log.prev_ts(20) == 10
+    assert log.prev_ts(21) == 20
+    assert log.next_ts(30) is None
+    assert log.prev_ts(10) is None
 
 
-def test_empty_log_reads():
-    with Timelog(maintenance="disabled") as log:
-        assert list(log) == []
-        assert len(log) == 0
-        assert log.at(5) == []
-        assert 5 not in log
-        assert log.min_ts() is None and log.max_ts() is None
-        assert log.next_ts(0) is None and log.prev_ts(0) is None
-        assert list(reversed(log)) == []
+def test_empty_log_reads(make_log):
+    log = make_log()
+    assert list(log) == []
+    assert len(log) == 0
+    assert log.at(5) == []
+    assert 5 not in log
+    assert log.min_ts() is None and log.max_ts() is None
+    assert log.next_ts(0) is None and log.prev_ts(0) is None
+    assert list(reversed(log)) == []
 
 
 def test_reversed(pair):
@@ -170,80 +149,80 @@ def test_point_read_bad_ts(pair):
             log.prev_ts(bad)
 
 
-def test_extremes_visible_through_unbounded_reads():
-    with Timelog(maintenance="disabled") as log:
-        log.extend([(INT64_MAX, "hi"), (INT64_MIN, "lo"), (0, "z")])
-        for stage in range(3):
-            assert list(log) == [(INT64_MIN, "lo"), (0, "z"), (INT64_MAX, "hi")]
-            assert list(log[:]) == list(log)
-            assert list(log[0:]) == [(0, "z"), (INT64_MAX, "hi")]
-            assert list(log.since(INT64_MAX)) == [(INT64_MAX, "hi")]
-            assert list(log[INT64_MIN:]) == list(log)
-            assert list(log.until(INT64_MAX)) == [(INT64_MIN, "lo"), (0, "z")]
-            assert list(log[:INT64_MIN]) == []
-            assert list(log.range(INT64_MIN, INT64_MAX)) == [(INT64_MIN, "lo"), (0, "z")]
-            assert log.at(INT64_MAX) == ["hi"] and log.at(INT64_MIN) == ["lo"]
-            assert INT64_MAX in log and INT64_MIN in log
-            assert list(log.equal(INT64_MAX)) == [(INT64_MAX, "hi")]
-            assert log.min_ts() == INT64_MIN and log.max_ts() == INT64_MAX
-            assert log.next_ts(0) == INT64_MAX and log.next_ts(INT64_MAX) is None
-            assert log.prev_ts(0) == INT64_MIN and log.prev_ts(INT64_MIN) is None
-            assert log.next_ts(INT64_MIN) == 0 and log.prev_ts(INT64_MAX) == 0
-            assert len(log) == 3
-            if stage == 0:
-                log.flush()
-            else:
-                run_maintenance(log)
+def test_extremes_visible_through_unbounded_reads(make_log):
+    log = make_log()
+    log.extend([(INT64_MAX, "hi"), (INT64_MIN, "lo"), (0, "z")])
+    for stage in range(3):
+        assert list(log) == [(INT64_MIN, "lo"), (0, "z"), (INT64_MAX, "hi")]
+        assert list(log[:]) == list(log)
+        assert list(log[0:]) == [(0, "z"), (INT64_MAX, "hi")]
+        assert list(log.since(INT64_MAX)) == [(INT64_MAX, "hi")]
+        assert list(log[INT64_MIN:]) == list(log)
+        assert list(log.until(INT64_MAX)) == [(INT64_MIN, "lo"), (0, "z")]
+        assert list(log[:INT64_MIN]) == []
+        assert list(log.range(INT64_MIN, INT64_MAX)) == [(INT64_MIN, "lo"), (0, "z")]
+        assert log.at(INT64_MAX) == ["hi"] and log.at(INT64_MIN) == ["lo"]
+        assert INT64_MAX in log and INT64_MIN in log
+        assert list(log.equal(INT64_MAX)) == [(INT64_MAX, "hi")]
+        assert log.min_ts() == INT64_MIN and log.max_ts() == INT64_MAX
+        assert log.next_ts(0) == INT64_MAX and log.next_ts(INT64_MAX) is None
+        assert log.prev_ts(0) == INT64_MIN and log.prev_ts(INT64_MIN) is None
+        assert log.next_ts(INT64_MIN) == 0 and log.prev_ts(INT64_MAX) == 0
+        assert len(log) == 3
+        if stage == 0:
+            log.flush()
+        else:
+            run_maintenance(log)
 
 
-def test_equal_timestamps_insertion_order_across_flush_and_compaction():
-    with Timelog(maintenance="disabled") as log:
-        expected = []
-        for round_ in range(5):
-            for i in range(3):
-                o = f"r{round_}i{i}"
-                log.append(5, o)
-                expected.append(o)
-            log.append(100 + round_, "tail")  # later appends at 5 become out-of-order
-            if round_ % 2 == 0:
-                log.flush()
-            assert log.at(5) == expected
-        run_maintenance(log)
+def test_equal_timestamps_insertion_order_across_flush_and_compaction(make_log):
+    log = make_log()
+    expected = []
+    for round_ in range(5):
+        for i in range(3):
+            o = f"r{round_}i{i}"
+            log.append(5, o)
+            expected.append(o)
+        log.append(100 + round_, "tail")  # later appends at 5 become out-of-order
+        if round_ % 2 == 0:
+            log.flush()
         assert log.at(5) == expected
-        log.append(5, "last")
-        expected.append("last")
-        assert log.at(5) == expected
-        assert [o for t, o in log if t == 5] == expected
-        assert [o for t, o in log.equal(5)] == expected
-        assert [o for t, o in reversed(log) if t == 5] == expected[::-1]
-        log.flush()
-        run_maintenance(log)
-        assert log.at(5) == expected
+    run_maintenance(log)
+    assert log.at(5) == expected
+    log.append(5, "last")
+    expected.append("last")
+    assert log.at(5) == expected
+    assert [o for t, o in log if t == 5] == expected
+    assert [o for t, o in log.equal(5)] == expected
+    assert [o for t, o in reversed(log) if t == 5] == expected[::-1]
+    log.flush()
+    run_maintenance(log)
+    assert log.at(5) == expected
 
 
-def test_equal_timestamps_order_with_small_pages():
-    with Timelog(maintenance="disabled", busy_policy="silent", memtable_max_bytes=4096, window_size=4) as log:
-        expected = []
-        for i in range(3000):
-            ts = i % 7
-            log.append(ts, i)
-            expected.append((ts, i))
-            if i % 500 == 499:
-                log.flush()
-        run_maintenance(log)
-        expected.sort(key=lambda r: r[0])  # stable: ties keep insertion order
-        assert list(log) == expected
-        for t in range(7):
-            assert log.at(t) == [o for ts, o in expected if ts == t]
+def test_equal_timestamps_order_with_small_pages(make_log):
+    log = make_log(busy_policy="silent", memtable_max_bytes=4096, window_size=4)
+    expected = []
+    for i in range(3000):
+        ts = i % 7
+        log.append(ts, i)
+        expected.append((ts, i))
+        if i % 500 == 499:
+            log.flush()
+    run_maintenance(log)
+    expected.sort(key=lambda r: r[0])  # stable: ties keep insertion order
+    assert list(log) == expected
+    for t in range(7):
+        assert log.at(t) == [o for ts, o in expected if ts == t]
 
 
-def test_contains_after_delete():
-    with Timelog(maintenance="disabled") as log:
-        log.append(1, "a")
-        log.append(1, "b")
-        assert 1 in log
-        log.delete(1)
-        assert 1 not in log
-        log.append(1, "c")
-        assert 1 in log
-        assert 2 not in log
+def test_contains_after_delete(make_log):
+    log = make_log()
+    log.append(1, "a")
+    log.append(1, "b")
+    assert 1 in log
+    log.delete(1)
+    assert 1 not in log
+    log.append(1, "c")
+    assert 1 in log
+    assert 2 not in log

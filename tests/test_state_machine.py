@@ -24,21 +24,13 @@ except ImportError:  # pragma: no cover
     numpy = None
 
 try:
-    from model import INT64_MAX, INT64_MIN, Obj, RefModel, examples, small_memtable_bytes, small_page_bytes
+    import strategies as tst
+    from model import INT64_MAX, INT64_MIN, Obj, RefModel, examples
 except ImportError:  # pragma: no cover
-    from tests.model import INT64_MAX, INT64_MIN, Obj, RefModel, examples, small_memtable_bytes, small_page_bytes
+    from tests import strategies as tst
+    from tests.model import INT64_MAX, INT64_MIN, Obj, RefModel, examples
 
-EXTREMES = [INT64_MIN, INT64_MIN + 1, INT64_MAX - 1, INT64_MAX]
-
-# narrow (many collisions) mixed with the extremes and the odd wide value
-timestamps = st.one_of(
-    st.integers(-8, 8),
-    st.integers(-8, 8),
-    st.integers(-8, 8),
-    st.sampled_from(EXTREMES),
-    st.integers(INT64_MIN, INT64_MAX),
-)
-bounds = st.one_of(st.none(), timestamps)
+timestamps, bounds = tst.MACHINE_TIMESTAMPS, tst.MACHINE_BOUNDS
 
 
 class TimelogMachine(RuleBasedStateMachine):
@@ -50,23 +42,9 @@ class TimelogMachine(RuleBasedStateMachine):
         self.iters = []  # [iterator, remaining expected rows]
         self.replaced = []  # logs replaced by a copy, closed at teardown
 
-    @initialize(
-        mem_factor=st.sampled_from([1, 2, 4]),
-        page=st.sampled_from([1, 2, 8]),
-        window=st.sampled_from([1, 3, 16, 1000]),
-        origin=st.sampled_from([0, -5, INT64_MAX]),
-        max_delta=st.sampled_from([0, 1, 2, 3]),
-    )
-    def open(self, mem_factor, page, window, origin, max_delta):
-        self.log = Timelog(
-            maintenance="disabled",
-            busy_policy="silent",
-            memtable_max_bytes=small_memtable_bytes() * mem_factor,
-            target_page_bytes=small_page_bytes() * page,
-            window_size=window,
-            window_origin=origin,
-            max_delta_segments=max_delta,
-        )
+    @initialize(options=tst.machine_options())
+    def open(self, options):
+        self.log = Timelog(**options)
 
     def teardown(self):
         try:
@@ -97,7 +75,7 @@ class TimelogMachine(RuleBasedStateMachine):
             self.log[ts] = o
         self.model.append(ts, o)
 
-    @rule(tss=st.lists(timestamps, max_size=40), form=st.sampled_from(["pairs", "gen", "cols"]),
+    @rule(tss=tst.batches(timestamps, max_size=40), form=st.sampled_from(["pairs", "gen", "cols"]),
           mostly_ordered=st.booleans())
     def extend(self, tss, form, mostly_ordered):
         pairs = [(t, self._obj()) for t in tss]
@@ -109,7 +87,7 @@ class TimelogMachine(RuleBasedStateMachine):
             self.log.extend([p[0] for p in pairs], [p[1] for p in pairs])
         self.model.extend(pairs)
 
-    @rule(tss=st.lists(timestamps, min_size=1, max_size=10), bad=st.sampled_from([1.5, None, True, "x", 2**63]))
+    @rule(tss=tst.batches(timestamps, min_size=1, max_size=10), bad=st.sampled_from([1.5, None, True, "x", 2**63]))
     def extend_bad(self, tss, bad):
         pairs = [(t, self._obj()) for t in tss]
         pairs.insert(len(pairs) // 2, (bad, self._obj()))

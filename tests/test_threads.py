@@ -10,10 +10,10 @@ from timelog import Timelog, TimelogBusyError
 
 try:
     from concurrency import Workers
-    from model import small_memtable_bytes
+    from model import CHURN, pressure, small_memtable_bytes
 except ImportError:  # pragma: no cover
     from tests.concurrency import Workers
-    from tests.model import small_memtable_bytes
+    from tests.model import CHURN, pressure, small_memtable_bytes
 
 
 def _check_snapshot(rows, prev_len):
@@ -33,15 +33,8 @@ def _check_snapshot(rows, prev_len):
     return len(rows)
 
 
-def test_readers_while_writer_appends_and_worker_compacts():
-    log = Timelog(
-        maintenance="background",
-        busy_policy="flush",
-        memtable_max_bytes=small_memtable_bytes() * 4,
-        max_delta_segments=2,
-        maintenance_wakeup_ms=1,
-        window_size=1000,
-    )
+def test_readers_while_writer_appends_and_worker_compacts(make_log):
+    log = make_log(**CHURN, memtable_max_bytes=small_memtable_bytes() * 4, max_delta_segments=2, window_size=1000)
     workers = Workers()
     written = [0]
     checks = [0]
@@ -84,19 +77,16 @@ def test_readers_while_writer_appends_and_worker_compacts():
     workers.start(writer, stops=True)
     for k in ("list", "batch", "reversed"):
         workers.start(reader, k)
-    try:
-        workers.join()
-        assert checks[0] > 0
-        rows = list(log)
-        _check_snapshot(rows, 0)
-        assert len(rows) == written[0] == len(log)
-        assert log.stats()["operational"]["flushes_total"] > 0
-    finally:
-        log.close()
+    workers.join()
+    assert checks[0] > 0
+    rows = list(log)
+    _check_snapshot(rows, 0)
+    assert len(rows) == written[0] == len(log)
+    assert log.stats()["operational"]["flushes_total"] > 0
 
 
-def test_concurrent_point_reads_and_navigation():
-    log = Timelog(maintenance="background", busy_policy="flush", memtable_max_bytes=small_memtable_bytes() * 4)
+def test_concurrent_point_reads_and_navigation(make_log):
+    log = make_log(maintenance="background", busy_policy="flush", memtable_max_bytes=small_memtable_bytes() * 4)
     workers = Workers()
 
     def writer():
@@ -117,11 +107,8 @@ def test_concurrent_point_reads_and_navigation():
     workers.start(writer, stops=True)
     workers.start(reader)
     workers.start(reader)
-    try:
-        workers.join()
-        assert len(log) == 30_000
-    finally:
-        log.close()
+    workers.join()
+    assert len(log) == 30_000
 
 
 class _Spinner:
@@ -158,91 +145,76 @@ class _Spinner:
         return el, (self.count - c0) / (self.rate * el)
 
 
-def _big_log(**kw):
+def _big_log(make_log, **kw):
     import random
 
     n = 1_500_000
-    log = Timelog(**kw)
+    log = make_log(**kw)
     log.extend(range(n), range(n))
     rnd = random.Random(3)
     log.extend([rnd.randrange(n) for _ in range(n)], range(n))
     return log, n
 
 
-def test_blocked_writer_releases_gil():
+def test_blocked_writer_releases_gil(make_log):
     """A write blocked on backpressure (the worker is busy with a big compaction, so
     sealed runs cannot be flushed) waits with the GIL released."""
-    log, n = _big_log(
-        maintenance="background",
-        busy_policy="raise",
-        sealed_max_runs=1,
-        memtable_max_bytes=small_memtable_bytes() * 16,
-        sealed_wait_ms=2000,
-    )
-    try:
-        time.sleep(0.3)
-        slow = []
+    log, n = _big_log(make_log, **pressure("raise", maintenance="background", memtable_max_bytes=small_memtable_bytes() * 16,
+                                 sealed_wait_ms=2000))
+    time.sleep(0.3)
+    slow = []
 
-        def write(i):
-            try:
-                log.append(n + i, i)
-            except TimelogBusyError:
-                pass
+    def write(i):
+        try:
+            log.append(n + i, i)
+        except TimelogBusyError:
+            pass
 
-        with _Spinner() as sp:
-            log.compact()
-            for i in range(300_000):
-                el, frac = sp.measure(lambda: write(i))
-                if el > 0.05:
-                    slow.append((el, frac))
-                    if len(slow) >= 3:
-                        break
-        if not slow:
-            pytest.skip("no write was blocked on backpressure in this run")
-        # With the GIL held throughout the wait, the other thread could run for at
-        # most about one switch interval; it must have run for clearly more (the
-        # machine may be loaded, so no fixed fraction of its free-running rate).
-        budget = 3 * sys.getswitchinterval()
-        for el, frac in slow:
-            assert frac * el > budget, (
-                f"another thread stalled while a writer waited {el:.3f}s: {slow}")
-        assert log.stats()["operational"]["backpressure_waits"] > 0
-        assert len(log) == 2 * n + i + 1
-    finally:
-        log.close()
-
-
-def test_long_maint_step_releases_gil():
-    log, n = _big_log(maintenance="disabled", busy_policy="silent")
-    try:
-        log.flush()
+    with _Spinner() as sp:
         log.compact()
-        with _Spinner() as sp:
-            steps = []
-            while True:
-                did = []
-                el, frac = sp.measure(lambda: did.append(log.maint_step()))
-                steps.append((el, frac))
-                if not did[0]:
+        for i in range(300_000):
+            el, frac = sp.measure(lambda: write(i))
+            if el > 0.05:
+                slow.append((el, frac))
+                if len(slow) >= 3:
                     break
-        long_steps = [(el, fr) for el, fr in steps if el > 0.05]
-        if not long_steps:
-            pytest.skip("compaction too fast to observe")
-        budget = 3 * sys.getswitchinterval()   # see test_blocked_writer_releases_gil
-        for el, frac in long_steps:
-            assert frac * el > budget, f"maint_step held the GIL: {long_steps}"
-        assert len(log) == 2 * n
-    finally:
-        log.close()
+    if not slow:
+        pytest.skip("no write was blocked on backpressure in this run")
+    # With the GIL held throughout the wait, the other thread could run for at
+    # most about one switch interval; it must have run for clearly more (the
+    # machine may be loaded, so no fixed fraction of its free-running rate).
+    budget = 3 * sys.getswitchinterval()
+    for el, frac in slow:
+        assert frac * el > budget, (
+            f"another thread stalled while a writer waited {el:.3f}s: {slow}")
+    assert log.stats()["operational"]["backpressure_waits"] > 0
+    assert len(log) == 2 * n + i + 1
 
 
-def test_flush_policy_in_threads_commits_everything():
-    log = Timelog(
-        maintenance="background",
-        busy_policy="flush",
-        memtable_max_bytes=small_memtable_bytes(),
-        sealed_max_runs=1,
-    )
+def test_long_maint_step_releases_gil(make_log):
+    log, n = _big_log(make_log, busy_policy="silent")
+    log.flush()
+    log.compact()
+    with _Spinner() as sp:
+        steps = []
+        while True:
+            did = []
+            el, frac = sp.measure(lambda: did.append(log.maint_step()))
+            steps.append((el, frac))
+            if not did[0]:
+                break
+    long_steps = [(el, fr) for el, fr in steps if el > 0.05]
+    if not long_steps:
+        pytest.skip("compaction too fast to observe")
+    budget = 3 * sys.getswitchinterval()   # see test_blocked_writer_releases_gil
+    for el, frac in long_steps:
+        assert frac * el > budget, f"maint_step held the GIL: {long_steps}"
+    assert len(log) == 2 * n
+
+
+def test_flush_policy_in_threads_commits_everything(make_log):
+    log = make_log(maintenance="background", busy_policy="flush", memtable_max_bytes=small_memtable_bytes(),
+                   sealed_max_runs=1)
     workers = Workers()
     lock = threading.Lock()  # one writer at a time
 
@@ -253,16 +225,13 @@ def test_flush_policy_in_threads_commits_everything():
 
     for k in range(3):
         workers.start(writer, k * 1_000_000)
-    try:
-        workers.join()
-        assert len(log) == 15_000
-    finally:
-        log.close()
+    workers.join()
+    assert len(log) == 15_000
 
 
-def test_concurrent_unserialized_writes_do_not_crash():
+def test_concurrent_unserialized_writes_do_not_crash(make_log):
     # Contract: misuse (several writers) must never corrupt memory or crash.
-    log = Timelog(maintenance="background", busy_policy="silent")
+    log = make_log(maintenance="background", busy_policy="silent")
     errors = []
 
     def writer(base):
@@ -277,12 +246,9 @@ def test_concurrent_unserialized_writes_do_not_crash():
     workers = Workers()
     for k in range(3):
         workers.start(writer, k * 10_000)
-    try:
-        workers.join()
-        rows = list(log)
-        assert [t for t, _ in rows] == sorted(t for t, _ in rows)
-    finally:
-        log.close()
+    workers.join()
+    rows = list(log)
+    assert [t for t, _ in rows] == sorted(t for t, _ in rows)
 
 
 def test_close_while_readers_iterate():

@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from timelog import Timelog
-
 try:
-    from model import INT64_MAX, INT64_MIN
+    import strategies as tst
+    from model import INT64_MAX, INT64_MIN, new_log
 except ImportError:  # pragma: no cover
-    from tests.model import INT64_MAX, INT64_MIN
+    from tests import strategies as tst
+    from tests.model import INT64_MAX, INT64_MIN, new_log
 
 np = pytest.importorskip("numpy")
 
@@ -22,10 +22,6 @@ UNITS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 NP_NS = {"W": (7 * 86400 * 10**9, 1), "D": (86400 * 10**9, 1), "h": (3600 * 10**9, 1),
          "m": (60 * 10**9, 1), "s": (10**9, 1), "ms": (10**6, 1), "us": (10**3, 1),
          "ns": (1, 1), "ps": (1, 10**3), "fs": (1, 10**6)}
-
-
-def _log(unit="ms"):
-    return Timelog(maintenance="disabled", time_unit=unit)
 
 
 def _stored_ts(log, key):
@@ -44,7 +40,7 @@ def _stored_ts(log, key):
 ])
 def test_naive_datetime_is_utc_and_floored(unit, d, us):
     want = (us * 1000) // UNITS[unit]
-    with _log(unit) as log:
+    with new_log(time_unit=unit) as log:
         if not INT64_MIN <= want <= INT64_MAX:      # years 1 and 9999 in ns
             with pytest.raises(OverflowError):
                 log.append(d, "x")
@@ -54,9 +50,9 @@ def test_naive_datetime_is_utc_and_floored(unit, d, us):
 
 def test_aware_datetime_converted_to_utc():
     plus2 = dt.timezone(dt.timedelta(hours=2))
-    with _log("s") as log:
+    with new_log(time_unit="s") as log:
         assert _stored_ts(log, dt.datetime(1970, 1, 1, 2, tzinfo=plus2)) == 0
-    with _log("us") as log:
+    with new_log(time_unit="us") as log:
         odd = dt.timezone(dt.timedelta(hours=-5, minutes=-30, microseconds=-7))
         d = dt.datetime(2000, 1, 1, tzinfo=odd)
         assert _stored_ts(log, d) == (d - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1)
@@ -74,7 +70,7 @@ def test_datetime64_exact_any_unit(unit, value, np_unit):
         value, np_unit = int(v.astype("datetime64[D]").astype(np.int64)), "D"
     num, den = NP_NS[np_unit]       # one np_unit is num / den nanoseconds
     want = (value * num) // (den * UNITS[unit])
-    with _log(unit) as log:
+    with new_log(time_unit=unit) as log:
         if not INT64_MIN <= want <= INT64_MAX:
             with pytest.raises(OverflowError):
                 log.append(v, "x")
@@ -83,7 +79,7 @@ def test_datetime64_exact_any_unit(unit, value, np_unit):
 
 
 def test_datetime64_overflow_and_nat():
-    with _log("ns") as log:
+    with new_log(time_unit="ns") as log:
         with pytest.raises(OverflowError):
             log.append(np.datetime64(300, "Y") + np.timedelta64(0, "D"), "x")  # 2270: beyond ns int64
         with pytest.raises(OverflowError):
@@ -111,18 +107,18 @@ class FakeTimestamp(dt.datetime):
 
 
 def test_timestamp_like_keeps_nanoseconds():
-    with _log("ns") as log:
+    with new_log(time_unit="ns") as log:
         assert _stored_ts(log, FakeTimestamp(1_700_000_000_123_456_789)) == 1_700_000_000_123_456_789
-    with _log("us") as log:
+    with new_log(time_unit="us") as log:
         assert _stored_ts(log, FakeTimestamp(-1)) == -1       # floored
 
 
 def test_pandas_timestamp():
     pd = pytest.importorskip("pandas")
-    with _log("ns") as log:
+    with new_log(time_unit="ns") as log:
         t = pd.Timestamp("2023-11-14 22:13:20.123456789")
         assert _stored_ts(log, t) == t.value
-    with _log("ms") as log:
+    with new_log(time_unit="ms") as log:
         t = pd.Timestamp("2023-11-14 22:13:20.123456789", tz="Europe/Paris")
         assert _stored_ts(log, t) == t.value // 10**6
         with pytest.raises(ValueError):
@@ -133,7 +129,7 @@ def test_pandas_timestamp():
 def test_every_api_takes_time_keys():
     d = lambda s: EPOCH + dt.timedelta(seconds=s)     # noqa: E731
     n = lambda s: np.datetime64(s, "s")               # noqa: E731
-    with _log("s") as log:
+    with new_log(time_unit="s") as log:
         log.append(d(1), "a")
         log.append("b", ts=n(2))
         log[d(3)] = "c"
@@ -167,11 +163,11 @@ def test_every_api_takes_time_keys():
 
 
 def test_datetime64_column_vectorised_and_checked():
-    with _log("ms") as log:
+    with new_log(time_unit="ms") as log:
         col = np.array([1_500, -1, 0, 2**62], dtype="M8[us]")
         log.extend(col, ["a", "b", "c", "d"])
         assert log.timestamps().tolist() == [-1, 0, 1, 2**62 // 1000]   # -1 us floors to -1 ms
-    with _log("ns") as log:
+    with new_log(time_unit="ns") as log:
         with pytest.raises(OverflowError, match=r"timestamps\[1\]"):
             log.extend(np.array([0, 10**17], dtype="M8[s]"), ["a", "b"])
         with pytest.raises(ValueError, match=r"timestamps\[0\] is NaT"):
@@ -182,7 +178,7 @@ def test_datetime64_column_vectorised_and_checked():
         log.extend(np.array([1, "NaT", 10**17, 2], dtype="M8[s]"), ["a", "b", "c", "d"],
                    insert_on_error=True)
         assert list(log) == [(10**9, "a"), (2 * 10**9, "d")]
-    with _log("s") as log:
+    with new_log(time_unit="s") as log:
         log.extend(np.array(["2020-01", "1969-12"], dtype="M8[M]"), ["a", "b"])
         assert log.timestamps().tolist() == [-31 * 86400, 1_577_836_800]
         log.extend(np.array([3, -3], dtype="M8[7s]"), ["c", "d"])
@@ -194,7 +190,7 @@ def test_datetime64_column_vectorised_and_checked():
 @pytest.mark.parametrize("bad", [1.5, True, "2020-01-01", dt.date(2020, 1, 1), dt.timedelta(1),
                                  np.timedelta64(1, "s"), None, object()])
 def test_bad_time_types(bad):
-    with _log() as log:
+    with new_log(time_unit="ms") as log:
         with pytest.raises(TypeError) as info:
             log.append(bad, "x")
         if bad is not None:
@@ -205,7 +201,7 @@ def test_bad_time_types(bad):
 
 
 def test_datetime_out_of_int64_after_conversion():
-    with _log("ns") as log:
+    with new_log(time_unit="ns") as log:
         with pytest.raises(OverflowError):
             log.append(dt.datetime(2300, 1, 1), "x")
         with pytest.raises(OverflowError):
@@ -216,7 +212,7 @@ def test_datetime_out_of_int64_after_conversion():
 
 @pytest.mark.parametrize("unit", list(UNITS))
 def test_durations(unit):
-    with _log(unit) as log:
+    with new_log(time_unit=unit) as log:
         log.extend([(0, "a"), (1, "b")])
         per_s = 10**9 // UNITS[unit]
         for every in (dt.timedelta(seconds=2), np.timedelta64(2, "s"), np.timedelta64(2000, "ms"), 2 * per_s):
@@ -241,7 +237,7 @@ def test_durations(unit):
 
 
 def test_int_fast_path_unchanged():
-    with _log() as log:
+    with new_log(time_unit="ms") as log:
         log.extend([(np.int64(5), "a"), (7, "b")])
         log.extend(np.array([1, 2], dtype=np.int32), ["c", "d"])
         assert log.timestamps().tolist() == [1, 2, 5, 7]
@@ -259,13 +255,13 @@ def test_datetime64_column_like_pandas_index():
         def __len__(self):
             return 2
 
-    with _log("s") as log:
+    with new_log(time_unit="s") as log:
         log.extend(Column(), ["a", "b"])
         assert list(log) == [(-1, "b"), (1, "a")]
 
 
 def test_datetime64_column_byte_swapped_and_empty():
-    with _log("s") as log:
+    with new_log(time_unit="s") as log:
         swapped = np.array([3, -2], dtype=">M8[s]") if np.little_endian else np.array([3, -2], dtype="<M8[s]")
         log.extend(swapped, ["a", "b"])
         assert list(log) == [(-2, "b"), (3, "a")]
@@ -278,7 +274,7 @@ def test_datetime64_column_byte_swapped_and_empty():
 
 
 def test_bad_buffer_messages_say_how():
-    with _log() as log:
+    with new_log(time_unit="ms") as log:
         with pytest.raises(TypeError, match="datetime64"):
             log.extend(np.array([1.5]), ["a"])
         with pytest.raises(TypeError, match="datetime64"):
@@ -286,7 +282,7 @@ def test_bad_buffer_messages_say_how():
 
 
 @settings(max_examples=200, deadline=None)
-@given(values=st.lists(st.integers(INT64_MIN + 1, INT64_MAX), min_size=1, max_size=20),
+@given(values=tst.batches(tst.timestamps(lo=INT64_MIN + 1), min_size=1, max_size=20),  # INT64_MIN is NaT
        np_unit=st.sampled_from(["W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as"]),
        count=st.sampled_from([1, 3, 7, 1000]),
        unit=st.sampled_from(list(UNITS)))
@@ -297,7 +293,7 @@ def test_datetime64_column_matches_exact_arithmetic(values, np_unit, count, unit
     num, den = NP_NS.get(np_unit, (1, 10**9))
     want = [(v * count * num) // (den * UNITS[unit]) for v in values]
     fits = [INT64_MIN <= w <= INT64_MAX for w in want]
-    with _log(unit) as log:
+    with new_log(time_unit=unit) as log:
         if all(fits):
             log.extend(col, list(range(len(values))))
             got = [t for t, _ in sorted(log, key=lambda r: r[1])]

@@ -15,10 +15,8 @@ except ImportError:  # pragma: no cover
 
 
 @pytest.fixture
-def log():
-    lg = Timelog(maintenance="disabled", busy_policy="silent", target_page_bytes=4096)
-    yield lg
-    lg.close()
+def log(make_log):
+    return make_log(busy_policy="silent", target_page_bytes=4096)
 
 
 def _spans(log, t1=None, t2=None):
@@ -131,15 +129,15 @@ def test_spans_are_physical_not_tombstone_filtered(log):
     assert len(phys) == 1000
 
 
-def test_views_extremes():
-    with Timelog(maintenance="disabled") as log:
-        log.extend([(INT64_MIN, "lo"), (0, "z"), (INT64_MAX, "hi")])
-        log.flush()
-        spans = _spans(log)
-        assert _all_ts(spans) == [INT64_MIN, 0, INT64_MAX]
-        assert _all_ts(_spans(log, 0, None)) == [0, INT64_MAX]
-        for s in spans:
-            s.close()
+def test_views_extremes(make_log):
+    log = make_log()
+    log.extend([(INT64_MIN, "lo"), (0, "z"), (INT64_MAX, "hi")])
+    log.flush()
+    spans = _spans(log)
+    assert _all_ts(spans) == [INT64_MIN, 0, INT64_MAX]
+    assert _all_ts(_spans(log, 0, None)) == [0, INT64_MAX]
+    for s in spans:
+        s.close()
 
 
 def test_span_close_and_use_after_close(log):

@@ -12,13 +12,6 @@ except ImportError:  # pragma: no cover
     from tests.model import INT64_MAX, INT64_MIN, Obj
 
 
-@pytest.fixture
-def log():
-    lg = Timelog(maintenance="disabled", busy_policy="silent")
-    yield lg
-    lg.close()
-
-
 class Index:
     """An object implementing __index__ (like numpy integers)."""
 
