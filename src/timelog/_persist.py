@@ -12,6 +12,7 @@ exist. The file format is specified byte by byte in docs/file-format.md.
 from __future__ import annotations
 
 import array
+import contextlib
 import copy as _copy
 import errno
 import io
@@ -270,6 +271,33 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
+@contextlib.contextmanager
+def atomic_file(path, buffering=1 << 20):
+    """A binary file that replaces ``path`` only when the ``with`` block succeeds:
+    written to a temporary file in the same directory, fsynced, renamed over ``path``,
+    then the directory fsynced. On any exception the temporary file is removed and
+    ``path`` is untouched."""
+    fd, tmp, directory = _create_temp(path)
+    try:
+        try:
+            f = open(fd, "wb", buffering=buffering)
+        except BaseException:
+            os.close(fd)
+            raise
+        with f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
 def save(log, path, options):
     """``Timelog.save``: stream the visible records to ``path`` atomically."""
     if log.closed:
@@ -285,64 +313,47 @@ def save(log, path, options):
     it = log.all()
     try:
         n = len(it)
-        fd, tmp, directory = _create_temp(path)
-        try:
-            try:
-                f = open(fd, "wb", buffering=1 << 20)
-            except BaseException:
-                os.close(fd)
-                raise
-            with f:
-                head = _HEADER.pack(MAGIC, VERSION, 0, block, n)
-                f.write(head + _U32.pack(_crc(head)))
-                f.write(_section_header(KIND_OPTS, len(opts)))
-                f.write(opts)
-                f.write(_U32.pack(_crc(opts)))
-                sink = _PayloadSink(f)
-                pickler = pickle.Pickler(sink, protocol=5)
-                left = n
-                blocks = 0
-                while left:
-                    ts, objs = log._next_columns(it, min(block, left))
-                    k = len(objs)
-                    if k == 0:
-                        raise TimelogError("the snapshot ended before its reported length")
-                    ts = _to_le(ts)
-                    f.write(_section_header(KIND_TIME, len(ts)))
-                    f.write(ts)
-                    f.write(_U32.pack(_crc(ts)))
-                    del ts
-                    # OBJS: unknown length until pickled; write a placeholder header,
-                    # stream the pickle through the sink, then patch the header.
-                    start = f.tell()
-                    f.write(bytes(_SECTION_SIZE))
-                    sink.crc = 0
-                    sink.size = 0
-                    pickler.dump(objs)
-                    pickler.clear_memo()     # one pickle per block: memory stays bounded
-                    del objs
-                    end = f.tell()
-                    f.seek(start)
-                    f.write(_section_header(KIND_OBJS, sink.size))
-                    f.seek(end)
-                    f.write(_U32.pack(sink.crc & 0xFFFFFFFF))
-                    left -= k
-                    blocks += 1
-                del pickler, sink
-                end_payload = _END.pack(n, blocks)
-                f.write(_section_header(KIND_END, len(end_payload)))
-                f.write(end_payload)
-                f.write(_U32.pack(_crc(end_payload)))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        _fsync_dir(directory)
+        with atomic_file(path) as f:
+            head = _HEADER.pack(MAGIC, VERSION, 0, block, n)
+            f.write(head + _U32.pack(_crc(head)))
+            f.write(_section_header(KIND_OPTS, len(opts)))
+            f.write(opts)
+            f.write(_U32.pack(_crc(opts)))
+            sink = _PayloadSink(f)
+            pickler = pickle.Pickler(sink, protocol=5)
+            left = n
+            blocks = 0
+            while left:
+                ts, objs = log._next_columns(it, min(block, left))
+                k = len(objs)
+                if k == 0:
+                    raise TimelogError("the snapshot ended before its reported length")
+                ts = _to_le(ts)
+                f.write(_section_header(KIND_TIME, len(ts)))
+                f.write(ts)
+                f.write(_U32.pack(_crc(ts)))
+                del ts
+                # OBJS: unknown length until pickled; write a placeholder header,
+                # stream the pickle through the sink, then patch the header.
+                start = f.tell()
+                f.write(bytes(_SECTION_SIZE))
+                sink.crc = 0
+                sink.size = 0
+                pickler.dump(objs)
+                pickler.clear_memo()     # one pickle per block: memory stays bounded
+                del objs
+                end = f.tell()
+                f.seek(start)
+                f.write(_section_header(KIND_OBJS, sink.size))
+                f.seek(end)
+                f.write(_U32.pack(sink.crc & 0xFFFFFFFF))
+                left -= k
+                blocks += 1
+            del pickler, sink
+            end_payload = _END.pack(n, blocks)
+            f.write(_section_header(KIND_END, len(end_payload)))
+            f.write(end_payload)
+            f.write(_U32.pack(_crc(end_payload)))
     finally:
         it.close()
 

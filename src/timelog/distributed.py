@@ -42,7 +42,7 @@ except ImportError as exc:          # pragma: no cover - exercised without dask
         f"all installed ({exc}): pip install 'timelog[distributed]'") from exc
 
 from timelog import Timelog, TimelogError
-from timelog import _export
+from timelog import _persist
 
 __all__ = ["ShardedTimelog", "ShardedIter", "ShardActor"]
 
@@ -54,48 +54,6 @@ _END = 1 << 63          # exclusive upper bound standing for "unbounded" (includ
 # Errors raised by the Timelog on a shard for bad arguments: re-raised as they are.
 # Anything else (a lost worker, a comm failure, an engine error) becomes TimelogError.
 _ARGUMENT_ERRORS = (TypeError, ValueError, OverflowError)
-
-
-# ============================================================================
-# ADAPTERS: the only calls into Timelog.count, Timelog.count_by, Timelog.to_numpy.
-#
-# A Timelog with these methods is used directly; the fallbacks below serve one
-# without them (built from the existing API) and can go once every Timelog has them.
-# ============================================================================
-
-def _count(log, t1, t2):
-    """Number of records in ``[t1, t2)`` (``None`` = unbounded)."""
-    if hasattr(log, "count"):
-        return log.count(t1, t2)
-    with log.range(t1, t2) as it:
-        return len(it)          # exact, from the snapshot's cursor
-
-
-def _count_by(log, every, t1, t2, origin):
-    """``(starts, counts)`` int64 arrays of the non-empty bins
-    ``[origin + k*every, origin + (k+1)*every)`` of ``[t1, t2)``, ascending."""
-    if hasattr(log, "count_by"):
-        starts, counts = log.count_by(every, t1, t2, origin=origin)
-        return np.asarray(starts, dtype=np.int64), np.asarray(counts, dtype=np.int64)
-    ts, _ = _to_numpy(log, t1, t2)
-    starts, counts = np.unique(ts - _mod(ts, every, origin), return_counts=True)
-    return starts.astype(np.int64), counts.astype(np.int64)
-
-
-def _to_numpy(log, t1, t2):
-    """``(ts, objects)``: int64 and object ndarrays of the records in ``[t1, t2)``."""
-    if hasattr(log, "to_numpy"):
-        return log.to_numpy(t1, t2)
-    return _export._columns(log, t1, t2)
-
-# ============================================================================
-# end of ADAPTERS
-# ============================================================================
-
-
-def _mod(ts, width, origin):
-    """``(ts - origin) mod width`` of an int64 array, without int64 overflow."""
-    return (ts % width - origin % width) % width
 
 
 def _floor_div(ts, width, origin):
@@ -165,10 +123,10 @@ class ShardActor:
         return self.log.at(ts)
 
     def count(self, t1, t2):
-        return _count(self.log, t1, t2)
+        return self.log.count(t1, t2)
 
     def count_by(self, every, t1, t2, origin):
-        return _count_by(self.log, every, t1, t2, origin)
+        return self.log.count_by(every, t1, t2, origin=origin)
 
     def first(self, lo, hi):
         """The smallest timestamp in ``[lo, hi)``, or ``None``."""
@@ -221,7 +179,7 @@ class ShardActor:
 
     def frame(self, lo, hi):
         """``pandas.DataFrame`` (columns ``ts``, ``value``; index the timestamps)."""
-        ts, objs = _to_numpy(self.log, lo, _arg(hi))
+        ts, objs = self.log.to_numpy(lo, _arg(hi))
         return _frame(ts, objs)
 
     def stats(self):
@@ -233,13 +191,9 @@ class ShardActor:
 
     def save_layout(self, path, layout):
         """Write the ShardedTimelog's layout (a JSON text) next to the shard files,
-        atomically: a temporary file in the same directory, then a rename."""
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(layout)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomically, as ``Timelog.save`` writes its file."""
+        with _persist.atomic_file(path, buffering=-1) as f:
+            f.write(layout.encode("utf-8"))
         return path
 
     def close(self):
