@@ -59,7 +59,12 @@ PUBLIC_CLASSES = [Timelog, TimelogIter, PageSpan, PageSpanIter]
 
 def _public_callables():
     for cls in PUBLIC_CLASSES:
-        for name, member in vars(cls).items():
+        # Every class of the MRO but object: Timelog's lifecycle and export
+        # methods live in internal base classes.
+        own = {}
+        for klass in reversed(cls.__mro__[:-1]):
+            own.update(vars(klass))
+        for name, member in own.items():
             if name.startswith("_") and name not in ("__enter__", "__exit__"):
                 continue
             if isinstance(member, (property, type(Timelog.closed))) or not callable(

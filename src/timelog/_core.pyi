@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, ClassVar, Literal, SupportsIndex, TypedDict, final, overload
 
-from typing_extensions import Self, Unpack, disjoint_base
+from typing_extensions import Self, Unpack
 
 TimeUnit = Literal["s", "ms", "us", "ns"]
 MaintenanceMode = Literal["background", "disabled"]
@@ -103,7 +103,6 @@ class Stats(TypedDict):
     operational: OperationalStats
     handles: HandleStats
 
-@disjoint_base
 class Timelog:
     __signature__: ClassVar[Any]  # inspect.Signature of Timelog(**options)
     def __init__(

@@ -156,6 +156,8 @@ _OPTION_NAMES = _optab.NAMES
 
 
 # Forward declarations: the classes refer to each other across the include files.
+cdef class _LogCore
+cdef class _LogInterop
 cdef class Timelog
 cdef class _Pinned
 cdef class TimelogIter
@@ -168,6 +170,8 @@ cdef class PageSpan
 include "_errors.pxi"
 include "_convert.pxi"
 include "_fork.pxi"
+include "_logcore.pxi"
+include "_interop.pxi"
 include "_timelog.pxi"
 include "_reads.pxi"
 include "_ingest.pxi"
