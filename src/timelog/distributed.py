@@ -347,7 +347,11 @@ class ShardedTimelog:
         """``method(*args)`` on every shard (or ``shards``) in parallel: results in
         shard order. Every call is awaited before the first error is raised."""
         shards = range(self._shards) if shards is None else shards
-        futures = [(i, self._call(i, method, *args)) for i in shards]
+        return self._gather([(i, self._call(i, method, *args)) for i in shards])
+
+    def _gather(self, futures):
+        """Results of ``(shard, future)`` pairs in their order; every future is
+        awaited before the first error is raised."""
         results, error = [], None
         for i, f in futures:
             try:
@@ -659,16 +663,9 @@ class ShardedTimelog:
             raise TimelogError(f"ShardedTimelog.load({directory!r}): {exc}") from exc
 
     def _all_indexed(self, method, arg_of):
-        futures = [(i, self._call(i, method, arg_of(i))) for i in range(self._shards)]
-        results, error = [], None
-        for i, f in futures:
-            try:
-                results.append(self._wait(i, f))
-            except Exception as exc:
-                error = error or exc
-        if error is not None:
-            raise error
-        return results
+        """``method(arg_of(i))`` on every shard ``i`` in parallel, as ``_all``."""
+        return self._gather([(i, self._call(i, method, arg_of(i)))
+                             for i in range(self._shards)])
 
     # ------------------------------------------------------------ lifecycle
 
