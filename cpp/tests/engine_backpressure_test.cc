@@ -14,6 +14,7 @@
 namespace timelog {
 namespace {
 
+using testing_util::AppendBoth;
 using testing_util::CollectAll;
 using testing_util::Model;
 
@@ -201,8 +202,7 @@ TEST(EngineBackpressure, FiftyStartStopCyclesKeepData) {
   for (int cycle = 0; cycle < 50; ++cycle) {
     for (int i = 0; i < 200; ++i) {
       int64_t ts = cycle * 100 + (i % 2 ? i : -i);
-      e->Append(ts, ++h);
-      m.Append(ts, h);
+      AppendBoth(e.get(), &m, ts, ++h);
     }
     if (cycle % 5 == 0) {
       e->Delete(cycle * 100, cycle * 100 + 10);

@@ -12,6 +12,7 @@
 namespace timelog {
 namespace {
 
+using testing_util::AppendBoth;
 using testing_util::CollectAll;
 using testing_util::Rec;
 
@@ -279,8 +280,7 @@ TEST(EngineConfig, AdaptiveValidConfigWorks) {
   for (int round = 0; round < 20; ++round) {
     for (int i = 0; i < 300; ++i) {
       int64_t ts = round * 3000 + i * 10;
-      e->Append(ts, ++h);
-      m.Append(ts, h);
+      AppendBoth(e.get(), &m, ts, ++h);
     }
     testing_util::SettleAll(e.get());
   }
@@ -304,8 +304,7 @@ TEST(EngineConfig, CompactionLimitsAccepted) {
   testing_util::Model m;
   for (uint64_t i = 0; i < 3000; ++i) {
     int64_t ts = static_cast<int64_t>((i * 7919) % 2000);
-    e->Append(ts, i);
-    m.Append(ts, i);
+    AppendBoth(e.get(), &m, ts, i);
   }
   testing_util::SettleAll(e.get());
   testing_util::ExpectMatches(*e->GetSnapshot(), m, {0, 1, 999, 1999, 2000});

@@ -14,48 +14,27 @@
 namespace timelog {
 namespace {
 
+using testing_util::AppendBoth;
+using testing_util::AppendSeq;
 using testing_util::Collect;
 using testing_util::CollectAll;
 using testing_util::Distinct;
-using testing_util::DropRecorder;
+using testing_util::H;
 using testing_util::Handles;
+using testing_util::HandlesOf;
 using testing_util::Model;
 using testing_util::MultisetDiff;
 using testing_util::Rec;
 using testing_util::SettleAll;
 using testing_util::SmallConfig;
 
-// Handles encode their timestamp so the drop hook can look records up:
-// handle = ts * 1000000 + k (ts >= 0, k < 1000000).
-uint64_t H(int64_t ts, int k) { return static_cast<uint64_t>(ts) * 1000000 + k; }
-int64_t TsOf(uint64_t h) { return static_cast<int64_t>(h / 1000000); }
-
-// Installs a hook that checks, inside the drop callback, that no reported
-// handle is still visible in the engine's newest snapshot.
-struct VisibilityGuard {
-  std::atomic<Engine*> engine{nullptr};
-  std::atomic<uint64_t> violations{0};
-  std::atomic<uint64_t> checked{0};
-  void Install(DropRecorder* rec) {
-    rec->SetHook([this](const uint64_t* h, size_t n) {
-      Engine* e = engine.load();
-      if (e == nullptr) return;
-      auto s = e->GetSnapshot();
-      std::vector<uint64_t> eq;
-      for (size_t i = 0; i < n; ++i) {
-        eq.clear();
-        s->Equal(TsOf(h[i]), &eq);
-        for (uint64_t x : eq)
-          if (x == h[i]) violations.fetch_add(1);
-        checked.fetch_add(1);
-      }
-    });
-  }
-};
+// Every test may build its engine with Make() (drops recorded and checked
+// against the newest snapshot) or MakeRecorded() (drops only recorded).
+class EngineMaintenance : public testing_util::GuardedEngineTest {};
 
 // ---------------------------------------------------------------- flush / seal
 
-TEST(EngineMaintenance, FlushOnEmptyEngineDoesNothing) {
+TEST_F(EngineMaintenance, FlushOnEmptyEngineDoesNothing) {
   auto e = Engine::Create(SmallConfig());
   e->Flush();
   Stats s = e->GetStats();
@@ -66,7 +45,7 @@ TEST(EngineMaintenance, FlushOnEmptyEngineDoesNothing) {
   EXPECT_FALSE(e->MaintStep());
 }
 
-TEST(EngineMaintenance, FlushMovesMemtableToL0) {
+TEST_F(EngineMaintenance, FlushMovesMemtableToL0) {
   auto e = Engine::Create(SmallConfig());
   for (int i = 0; i < 100; ++i) e->Append(i, i);
   Stats before = e->GetStats();
@@ -88,7 +67,7 @@ TEST(EngineMaintenance, FlushMovesMemtableToL0) {
   EXPECT_EQ(s.max_ts, 99);
 }
 
-TEST(EngineMaintenance, AutoSealQueuesRunsAndMaintStepFlushesOne) {
+TEST_F(EngineMaintenance, AutoSealQueuesRunsAndMaintStepFlushesOne) {
   auto e = Engine::Create(SmallConfig());
   for (int i = 0; i < 2000; ++i) e->Append(i, i);
   Stats s = e->GetStats();
@@ -104,7 +83,7 @@ TEST(EngineMaintenance, AutoSealQueuesRunsAndMaintStepFlushesOne) {
   EXPECT_EQ(CollectAll(*e).size(), 2000u);
 }
 
-TEST(EngineMaintenance, ActiveAndOooCounters) {
+TEST_F(EngineMaintenance, ActiveAndOooCounters) {
   auto e = Engine::Create(SmallConfig());
   for (int i = 0; i < 10; ++i) e->Append(100 + i, i);
   for (int i = 0; i < 5; ++i) e->Append(1 + i, 100 + i);
@@ -116,18 +95,16 @@ TEST(EngineMaintenance, ActiveAndOooCounters) {
   EXPECT_EQ(s.max_ts, 109);
 }
 
-TEST(EngineMaintenance, OooBudgetForcesSeal) {
+TEST_F(EngineMaintenance, OooBudgetForcesSeal) {
   Config c = SmallConfig();
   c.ooo_budget_bytes = 256;  // ~16 records
   auto e = Engine::Create(c);
   Model m;
   for (int i = 0; i < 100; ++i) {
-    e->Append(10000 + i, i);
-    m.Append(10000 + i, i);
+    AppendBoth(e.get(), &m, 10000 + i, i);
   }
   for (int i = 0; i < 100; ++i) {
-    e->Append(5000 - i, 1000 + i);
-    m.Append(5000 - i, 1000 + i);
+    AppendBoth(e.get(), &m, 5000 - i, 1000 + i);
   }
   Stats s = e->GetStats();
   EXPECT_GE(s.ooo_budget_hits, 1u);
@@ -136,7 +113,7 @@ TEST(EngineMaintenance, OooBudgetForcesSeal) {
   testing_util::ExpectMatches(*e->GetSnapshot(), m, {4901, 5000, 10000});
 }
 
-TEST(EngineMaintenance, CompactMovesL0IntoL1Windows) {
+TEST_F(EngineMaintenance, CompactMovesL0IntoL1Windows) {
   Config c = SmallConfig();
   c.window_size = 100;
   auto e = Engine::Create(c);
@@ -159,7 +136,7 @@ TEST(EngineMaintenance, CompactMovesL0IntoL1Windows) {
   EXPECT_FALSE(e->MaintStep());
 }
 
-TEST(EngineMaintenance, L0CountTriggersCompactionWithoutRequest) {
+TEST_F(EngineMaintenance, L0CountTriggersCompactionWithoutRequest) {
   Config c = SmallConfig();
   c.max_delta_segments = 2;
   auto e = Engine::Create(c);
@@ -175,7 +152,7 @@ TEST(EngineMaintenance, L0CountTriggersCompactionWithoutRequest) {
   EXPECT_EQ(CollectAll(*e).size(), 300u);
 }
 
-TEST(EngineMaintenance, MaintStepEventuallyIdleAndStaysIdle) {
+TEST_F(EngineMaintenance, MaintStepEventuallyIdleAndStaysIdle) {
   auto e = Engine::Create(SmallConfig());
   std::mt19937_64 rng(3);
   for (int i = 0; i < 5000; ++i) e->Append(rng() % 10000, i);
@@ -188,7 +165,7 @@ TEST(EngineMaintenance, MaintStepEventuallyIdleAndStaysIdle) {
   EXPECT_LT(extra, 1000);
 }
 
-TEST(EngineMaintenance, StatsTombstonesAndEstimates) {
+TEST_F(EngineMaintenance, StatsTombstonesAndEstimates) {
   auto e = Engine::Create(SmallConfig());
   for (int i = 0; i < 100; ++i) e->Append(i, i);
   e->Delete(10, 19);
@@ -208,7 +185,7 @@ TEST(EngineMaintenance, StatsTombstonesAndEstimates) {
   EXPECT_EQ(t.max_ts, 99);
 }
 
-TEST(EngineMaintenance, EngineBytesShrinkAfterDeleteAndCompaction) {
+TEST_F(EngineMaintenance, EngineBytesShrinkAfterDeleteAndCompaction) {
   Config c = SmallConfig();
   c.memtable_max_bytes = 64 << 10;
   c.target_page_bytes = 4096;
@@ -226,14 +203,8 @@ TEST(EngineMaintenance, EngineBytesShrinkAfterDeleteAndCompaction) {
 
 // ---------------------------------------------------------------- drops
 
-TEST(EngineMaintenance, DropsAreExactlyTheDeletedRecords) {
-  Config c = SmallConfig();
-  DropRecorder drops;
-  drops.Attach(&c);
-  VisibilityGuard guard;
-  guard.Install(&drops);
-  auto e = Engine::Create(c);
-  guard.engine = e.get();
+TEST_F(EngineMaintenance, DropsAreExactlyTheDeletedRecords) {
+  Engine* e = Make(SmallConfig());
   std::vector<uint64_t> deleted, kept;
   for (int64_t ts = 0; ts < 1000; ++ts) {
     e->Append(ts, H(ts, 0));
@@ -243,130 +214,92 @@ TEST(EngineMaintenance, DropsAreExactlyTheDeletedRecords) {
   e->Delete(200, 399);
   for (int64_t ts = 3; ts < 1000; ts += 10)
     if (ts < 200 || ts >= 400) e->Delete(ts, ts);
-  EXPECT_EQ(drops.size(), 0u);  // nothing removed before maintenance
-  SettleAll(e.get());
-  EXPECT_EQ(MultisetDiff(drops.handles(), deleted), "");
-  EXPECT_TRUE(Distinct(drops.handles()));
+  EXPECT_EQ(drops_.size(), 0u);  // nothing removed before maintenance
+  SettleAll(e);
+  EXPECT_EQ(MultisetDiff(drops_.handles(), deleted), "");
+  EXPECT_TRUE(Distinct(drops_.handles()));
   EXPECT_EQ(e->GetStats().records_dropped, deleted.size());
-  EXPECT_EQ(guard.violations.load(), 0u);
-  EXPECT_EQ(guard.checked.load(), deleted.size());
+  EXPECT_EQ(guard_.violations.load(), 0u);
+  EXPECT_EQ(guard_.checked.load(), deleted.size());
   std::vector<uint64_t> rest;
   e->CollectHandles(&rest);
   EXPECT_EQ(MultisetDiff(rest, kept), "");
 }
 
-TEST(EngineMaintenance, InsertDeleteInsertDropsOnlyTheFirst) {
-  Config c = SmallConfig();
-  DropRecorder drops;
-  drops.Attach(&c);
-  VisibilityGuard guard;
-  guard.Install(&drops);
-  auto e = Engine::Create(c);
-  guard.engine = e.get();
+TEST_F(EngineMaintenance, InsertDeleteInsertDropsOnlyTheFirst) {
+  Engine* e = Make(SmallConfig());
   e->Append(7, H(7, 1));
   e->Flush();
   e->Delete(7, 7);
   e->Append(7, H(7, 2));
-  SettleAll(e.get());
-  EXPECT_EQ(drops.handles(), (std::vector<uint64_t>{H(7, 1)}));
+  SettleAll(e);
+  EXPECT_EQ(drops_.handles(), (std::vector<uint64_t>{H(7, 1)}));
   std::vector<uint64_t> eq;
   e->GetSnapshot()->Equal(7, &eq);
   EXPECT_EQ(eq, (std::vector<uint64_t>{H(7, 2)}));
-  EXPECT_EQ(guard.violations.load(), 0u);
+  EXPECT_EQ(guard_.violations.load(), 0u);
 }
 
-TEST(EngineMaintenance, DeletesInMemtableAreReportedAfterMaintenance) {
-  Config c = SmallConfig();
-  DropRecorder drops;
-  drops.Attach(&c);
-  VisibilityGuard guard;
-  guard.Install(&drops);
-  auto e = Engine::Create(c);
-  guard.engine = e.get();
-  std::vector<uint64_t> deleted;
-  for (int64_t ts = 0; ts < 100; ++ts) e->Append(ts, H(ts, 0));
+TEST_F(EngineMaintenance, DeletesInMemtableAreReportedAfterMaintenance) {
+  Engine* e = Make(SmallConfig());
+  AppendSeq(e, 0, 100);
   for (int64_t ts = 50; ts > 40; --ts) e->Append(ts, H(ts, 1));  // OOO
   e->Delete(30, 60);
-  for (int64_t ts = 30; ts <= 60; ++ts) deleted.push_back(H(ts, 0));
+  std::vector<uint64_t> deleted = HandlesOf(30, 61);
   for (int64_t ts = 41; ts <= 50; ++ts) deleted.push_back(H(ts, 1));
   e->Flush();  // seal may already drop them
-  SettleAll(e.get());
-  EXPECT_EQ(MultisetDiff(drops.handles(), deleted), "");
-  EXPECT_EQ(guard.violations.load(), 0u);
+  SettleAll(e);
+  EXPECT_EQ(MultisetDiff(drops_.handles(), deleted), "");
+  EXPECT_EQ(guard_.violations.load(), 0u);
   std::vector<uint64_t> rest;
   e->CollectHandles(&rest);
   EXPECT_EQ(rest.size(), 69u);
 }
 
-TEST(EngineMaintenance, CutoffDropsWholeWindowsAndReportsThem) {
-  Config c = SmallConfig();
-  c.window_size = 100;
-  DropRecorder drops;
-  drops.Attach(&c);
-  VisibilityGuard guard;
-  guard.Install(&drops);
-  auto e = Engine::Create(c);
-  guard.engine = e.get();
-  for (int64_t ts = 0; ts < 2000; ++ts) e->Append(ts, H(ts, 0));
-  SettleAll(e.get());
+TEST_F(EngineMaintenance, CutoffDropsWholeWindowsAndReportsThem) {
+  Engine* e = Make(100);
+  AppendSeq(e, 0, 2000);
+  SettleAll(e);
   Stats a = e->GetStats();
   e->Cutoff(1000);
-  SettleAll(e.get());
+  SettleAll(e);
   Stats b = e->GetStats();
   EXPECT_GE(b.windows_dropped, a.windows_dropped + 10);
   EXPECT_EQ(b.records_physical, 1000u);
-  std::vector<uint64_t> expect;
-  for (int64_t ts = 0; ts < 1000; ++ts) expect.push_back(H(ts, 0));
-  EXPECT_EQ(MultisetDiff(drops.handles(), expect), "");
-  EXPECT_EQ(guard.violations.load(), 0u);
+  EXPECT_EQ(MultisetDiff(drops_.handles(), HandlesOf(0, 1000)), "");
+  EXPECT_EQ(guard_.violations.load(), 0u);
   EXPECT_EQ(e->GetSnapshot()->MinTs(), 1000);
 }
 
-TEST(EngineMaintenance, CutoffMidWindowKeepsTheRest) {
-  Config c = SmallConfig();
-  c.window_size = 100;
-  DropRecorder drops;
-  drops.Attach(&c);
-  auto e = Engine::Create(c);
-  for (int64_t ts = 0; ts < 1000; ++ts) e->Append(ts, H(ts, 0));
-  SettleAll(e.get());
+TEST_F(EngineMaintenance, CutoffMidWindowKeepsTheRest) {
+  Engine* e = MakeRecorded(SmallWindow(100));
+  AppendSeq(e, 0, 1000);
+  SettleAll(e);
   e->Cutoff(450);
-  SettleAll(e.get());
+  SettleAll(e);
   auto got = CollectAll(*e);
   ASSERT_EQ(got.size(), 550u);
   EXPECT_EQ(got.front().ts, 450);
-  std::vector<uint64_t> expect;
-  for (int64_t ts = 0; ts < 450; ++ts) expect.push_back(H(ts, 0));
-  EXPECT_EQ(MultisetDiff(drops.handles(), expect), "");
+  EXPECT_EQ(MultisetDiff(drops_.handles(), HandlesOf(0, 450)), "");
 }
 
-TEST(EngineMaintenance, OldSnapshotStillReadsDroppedRecords) {
-  Config c = SmallConfig();
-  DropRecorder drops;
-  drops.Attach(&c);
-  auto e = Engine::Create(c);
-  for (int64_t ts = 0; ts < 500; ++ts) e->Append(ts, H(ts, 0));
+TEST_F(EngineMaintenance, OldSnapshotStillReadsDroppedRecords) {
+  Engine* e = MakeRecorded(SmallConfig());
+  AppendSeq(e, 0, 500);
   e->Flush();
   auto old = e->GetSnapshot();
   auto before = Collect(*old);
   e->Delete(0, 499);
-  SettleAll(e.get());
-  EXPECT_EQ(drops.size(), 500u);
+  SettleAll(e);
+  EXPECT_EQ(drops_.size(), 500u);
   EXPECT_EQ(Collect(*old), before);
   EXPECT_EQ(old->Count(kMinTs, kMaxTs), 500u);
-  e.reset();
+  engine_.reset();
   EXPECT_EQ(Collect(*old), before);
 }
 
-TEST(EngineMaintenance, DropsNeverRepeatedAcrossManyRounds) {
-  Config c = SmallConfig();
-  c.window_size = 50;
-  DropRecorder drops;
-  drops.Attach(&c);
-  VisibilityGuard guard;
-  guard.Install(&drops);
-  auto e = Engine::Create(c);
-  guard.engine = e.get();
+TEST_F(EngineMaintenance, DropsNeverRepeatedAcrossManyRounds) {
+  Engine* e = Make(50);
   std::vector<uint64_t> written;
   std::mt19937_64 rng(11);
   int k = 0;
@@ -380,13 +313,13 @@ TEST(EngineMaintenance, DropsNeverRepeatedAcrossManyRounds) {
     int64_t lo = rng() % 1000;
     e->Delete(lo, lo + rng() % 100);
     if (round % 5 == 4) e->Cutoff(round * 20);
-    if (round % 2) SettleAll(e.get());
+    if (round % 2) SettleAll(e);
     else e->MaintStep();
   }
-  SettleAll(e.get());
-  auto d = drops.handles();
+  SettleAll(e);
+  auto d = drops_.handles();
   EXPECT_TRUE(Distinct(d));
-  EXPECT_EQ(guard.violations.load(), 0u);
+  EXPECT_EQ(guard_.violations.load(), 0u);
   EXPECT_EQ(e->GetStats().records_dropped, d.size());
   std::vector<uint64_t> rest;
   e->CollectHandles(&rest);
@@ -398,7 +331,7 @@ TEST(EngineMaintenance, DropsNeverRepeatedAcrossManyRounds) {
   EXPECT_EQ(rest.size(), e->GetSnapshot()->Count(kMinTs, kMaxTs));
 }
 
-TEST(EngineMaintenance, CollectHandlesCoversEveryLayer) {
+TEST_F(EngineMaintenance, CollectHandlesCoversEveryLayer) {
   auto e = Engine::Create(SmallConfig());
   std::vector<uint64_t> written;
   uint64_t h = 0;
@@ -427,77 +360,63 @@ TEST(EngineMaintenance, CollectHandlesCoversEveryLayer) {
   EXPECT_FALSE(e->MaintenanceRunning());
 }
 
-TEST(EngineMaintenance, CollectHandlesOnEmptyEngine) {
+TEST_F(EngineMaintenance, CollectHandlesOnEmptyEngine) {
   auto e = Engine::Create(SmallConfig());
   std::vector<uint64_t> got{42};
   e->CollectHandles(&got);
   EXPECT_EQ(got, (std::vector<uint64_t>{42}));  // appends, never clears
 }
 
-TEST(EngineMaintenance, DestructionReportsNothing) {
-  Config c = SmallConfig();
-  DropRecorder drops;
-  drops.Attach(&c);
-  {
-    auto e = Engine::Create(c);
-    for (int i = 0; i < 1000; ++i) e->Append(i, i);
-    e->Delete(0, 499);
-    e->Flush();
-  }
+TEST_F(EngineMaintenance, DestructionReportsNothing) {
+  Engine* e = MakeRecorded(SmallConfig());
+  for (int i = 0; i < 1000; ++i) e->Append(i, i);
+  e->Delete(0, 499);
+  e->Flush();
+  engine_.reset();
   // Anything reported must be a deleted record, each at most once.
-  auto d = drops.handles();
+  auto d = drops_.handles();
   EXPECT_TRUE(Distinct(d));
   for (uint64_t h : d) EXPECT_LT(h, 500u);
 }
 
-TEST(EngineMaintenance, DeleteDebtThresholdTriggersRewrite) {
-  Config c = SmallConfig();
-  c.window_size = 1000;
+TEST_F(EngineMaintenance, DeleteDebtThresholdTriggersRewrite) {
+  Config c = SmallWindow(1000);
   c.delete_debt_threshold = 0.2;
-  DropRecorder drops;
-  drops.Attach(&c);
-  auto e = Engine::Create(c);
-  for (int64_t ts = 0; ts < 1000; ++ts) e->Append(ts, H(ts, 0));
-  SettleAll(e.get());
+  Engine* e = MakeRecorded(c);
+  AppendSeq(e, 0, 1000);
+  SettleAll(e);
   e->Delete(0, 499);  // 50% of the window
   e->Flush();
   int steps = 0;
   while (e->MaintStep() && steps < 10000) ++steps;  // no Compact() request
-  EXPECT_EQ(drops.size(), 500u);
+  EXPECT_EQ(drops_.size(), 500u);
   EXPECT_EQ(e->GetStats().records_physical, 500u);
 }
 
-TEST(EngineMaintenance, BackgroundWorkerReportsDrops) {
+TEST_F(EngineMaintenance, BackgroundWorkerReportsDrops) {
   Config c = SmallConfig();
   c.maintenance = MaintenanceMode::kBackground;
   c.maintenance_wakeup_ms = 5;
-  DropRecorder drops;
-  drops.Attach(&c);
-  VisibilityGuard guard;
-  guard.Install(&drops);
-  auto e = Engine::Create(c);
-  guard.engine = e.get();
+  Engine* e = Make(c);
   EXPECT_TRUE(e->MaintenanceRunning());
-  for (int64_t ts = 0; ts < 3000; ++ts) e->Append(ts, H(ts, 0));
+  AppendSeq(e, 0, 3000);
   e->Delete(1000, 1999);
   e->Flush();
   e->Compact();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (drops.size() < 1000 && std::chrono::steady_clock::now() < deadline)
+  while (drops_.size() < 1000 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  EXPECT_EQ(drops.size(), 1000u);
+  EXPECT_EQ(drops_.size(), 1000u);
   e->StopMaintenance();
-  std::vector<uint64_t> expect;
-  for (int64_t ts = 1000; ts < 2000; ++ts) expect.push_back(H(ts, 0));
-  EXPECT_EQ(MultisetDiff(drops.handles(), expect), "");
-  EXPECT_EQ(guard.violations.load(), 0u);
-  guard.engine = nullptr;
+  EXPECT_EQ(MultisetDiff(drops_.handles(), HandlesOf(1000, 2000)), "");
+  EXPECT_EQ(guard_.violations.load(), 0u);
+  guard_.engine = nullptr;
   std::vector<uint64_t> rest;
   e->CollectHandles(&rest);
   EXPECT_EQ(rest.size(), 2000u);
 }
 
-TEST(EngineMaintenance, BackgroundCompactionSettlesData) {
+TEST_F(EngineMaintenance, BackgroundCompactionSettlesData) {
   Config c = SmallConfig();
   c.maintenance = MaintenanceMode::kBackground;
   c.maintenance_wakeup_ms = 5;
@@ -505,8 +424,7 @@ TEST(EngineMaintenance, BackgroundCompactionSettlesData) {
   Model m;
   for (uint64_t h = 0; h < 5000; ++h) {
     int64_t ts = static_cast<int64_t>(h * 7 % 3000);
-    e->Append(ts, h);
-    m.Append(ts, h);
+    AppendBoth(e.get(), &m, ts, h);
   }
   e->Flush();
   e->Compact();

@@ -14,6 +14,7 @@
 namespace timelog {
 namespace {
 
+using testing_util::AppendBoth;
 using testing_util::Collect;
 using testing_util::CollectAll;
 using testing_util::ExpectMatches;
@@ -101,8 +102,7 @@ TEST(EngineWriteRead, AppendsMatchModelInEveryStage) {
     std::mt19937_64 rng(stage + 1);
     for (uint64_t h = 1; h <= 2000; ++h) {
       int64_t ts = static_cast<int64_t>(h) + static_cast<int64_t>(rng() % 50) - 25;
-      e->Append(ts, h);
-      m.Append(ts, h);
+      AppendBoth(e.get(), &m, ts, h);
     }
     ApplyStage(e.get(), stage);
     ExpectMatches(*e->GetSnapshot(), m, {-30, -25, 0, 1, 500, 1999, 2024, 2025, 3000});
@@ -155,8 +155,7 @@ TEST(EngineWriteRead, BatchAfterSinglesInterleaves) {
   auto e = Engine::Create(SmallConfig());
   Model m;
   for (int i = 0; i < 100; ++i) {
-    e->Append(i * 2, 1000 + i);
-    m.Append(i * 2, 1000 + i);
+    AppendBoth(e.get(), &m, i * 2, 1000 + i);
   }
   std::vector<int64_t> ts;
   std::vector<uint64_t> h;
@@ -256,8 +255,7 @@ TEST(EngineWriteRead, ExtremeTimestampsInEveryStage) {
     const int64_t vals[] = {0, kMaxTs, kMinTs, kMaxTs - 1, kMinTs + 1, -1, kMaxTs, kMinTs};
     uint64_t h = 0;
     for (int64_t v : vals) {
-      e->Append(v, ++h);
-      m.Append(v, h);
+      AppendBoth(e.get(), &m, v, ++h);
     }
     ApplyStage(e.get(), stage);
     auto s = e->GetSnapshot();
@@ -281,8 +279,7 @@ TEST(EngineWriteRead, DeletesCoveringExtremes) {
     Model m;
     uint64_t h = 0;
     for (int64_t v : {kMinTs, kMinTs + 1, int64_t{0}, kMaxTs - 1, kMaxTs}) {
-      e->Append(v, ++h);
-      m.Append(v, h);
+      AppendBoth(e.get(), &m, v, ++h);
     }
     ApplyStage(e.get(), stage);
     e->Delete(kMaxTs, kMaxTs);
@@ -342,8 +339,7 @@ TEST(EngineWriteRead, CeilFloorContainsEqualWithTombstones) {
     Model m;
     uint64_t h = 0;
     for (int64_t t : {10, 20, 20, 30, 40, 40, 40, 50}) {
-      e->Append(t, ++h);
-      m.Append(t, h);
+      AppendBoth(e.get(), &m, t, ++h);
     }
     ApplyStage(e.get(), stage);
     e->Delete(20, 20);
@@ -372,8 +368,7 @@ TEST(EngineWriteRead, CountRandomRangesMatchesModel) {
   uint64_t h = 0;
   for (int i = 0; i < 3000; ++i) {
     int64_t ts = static_cast<int64_t>(rng() % 5000);
-    e->Append(ts, ++h);
-    m.Append(ts, h);
+    AppendBoth(e.get(), &m, ts, ++h);
     if (i % 300 == 0) {
       int64_t lo = rng() % 5000, hi = lo + rng() % 200;
       e->Delete(lo, hi);
@@ -442,13 +437,11 @@ TEST(EngineWriteRead, CursorOutlivesSnapshotAndEngine) {
   auto e = Engine::Create(SmallConfig());
   Model m;
   for (uint64_t h = 0; h < 2000; ++h) {
-    e->Append(static_cast<int64_t>(h * 7919 % 1000), h);
-    m.Append(static_cast<int64_t>(h * 7919 % 1000), h);
+    AppendBoth(e.get(), &m, static_cast<int64_t>(h * 7919 % 1000), h);
   }
   e->Flush();
   for (uint64_t h = 2000; h < 2100; ++h) {
-    e->Append(static_cast<int64_t>(h), h);
-    m.Append(static_cast<int64_t>(h), h);
+    AppendBoth(e.get(), &m, static_cast<int64_t>(h), h);
   }
   auto s = e->GetSnapshot();
   auto c = s->Range(kMinTs, kMaxTs);
@@ -463,18 +456,13 @@ TEST(EngineWriteRead, CursorOutlivesSnapshotAndEngine) {
 }
 
 TEST(EngineWriteRead, HugeSortedBatch5M) {
-  Config c;
-  c.maintenance = MaintenanceMode::kDisabled;
-  auto e = Engine::Create(c);
+  auto e = Engine::Create(testing_util::DisabledConfig());
   const size_t n = 5'000'000;
-  std::vector<int64_t> ts(n);
-  std::vector<uint64_t> h(n);
-  for (size_t i = 0; i < n; ++i) {
-    ts[i] = static_cast<int64_t>(i / 2);  // pairs of duplicates
-    h[i] = i;
-  }
+  auto cols = testing_util::IndexedColumns(n, [](size_t i) {
+    return static_cast<int64_t>(i / 2);  // pairs of duplicates
+  });
   // Committed in full even if the sealed queue overflows (kBusy is fine).
-  e->AppendBatch(ts.data(), h.data(), n);
+  e->AppendBatch(cols.ts.data(), cols.handles.data(), n);
   {
     auto s = e->GetSnapshot();
     EXPECT_EQ(s->Count(kMinTs, kMaxTs), n);
@@ -500,18 +488,13 @@ TEST(EngineWriteRead, HugeSortedBatch5M) {
 }
 
 TEST(EngineWriteRead, HugeUnsortedBatch) {
-  Config c;
-  c.maintenance = MaintenanceMode::kDisabled;
-  auto e = Engine::Create(c);
+  auto e = Engine::Create(testing_util::DisabledConfig());
   const size_t n = 1'000'000;
-  std::vector<int64_t> ts(n);
-  std::vector<uint64_t> h(n);
   std::mt19937_64 rng(5);
-  for (size_t i = 0; i < n; ++i) {
-    ts[i] = static_cast<int64_t>(rng() % 100000);
-    h[i] = i;
-  }
-  e->AppendBatch(ts.data(), h.data(), n);
+  auto cols = testing_util::IndexedColumns(
+      n, [&](size_t) { return static_cast<int64_t>(rng() % 100000); });
+  const std::vector<int64_t>& ts = cols.ts;
+  e->AppendBatch(ts.data(), cols.handles.data(), n);
   // Reference: stable sort of indices by ts.
   std::vector<uint32_t> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
@@ -654,8 +637,7 @@ TEST(EngineWriteRead, DeleteHidesOnlyOlderRecords) {
   uint64_t h = 0;
   for (int round = 0; round < 5; ++round) {
     for (int i = 0; i < 100; ++i) {
-      e->Append(i, ++h);
-      m.Append(i, h);
+      AppendBoth(e.get(), &m, i, ++h);
     }
     e->Delete(20 * round, 20 * round + 30);
     m.Delete(20 * round, 20 * round + 30);
@@ -692,8 +674,7 @@ TEST(EngineWriteRead, DeleteSpanningManyWindows) {
   auto e = Engine::Create(c);
   Model m;
   for (uint64_t h = 0; h < 2000; ++h) {
-    e->Append(static_cast<int64_t>(h), h);
-    m.Append(static_cast<int64_t>(h), h);
+    AppendBoth(e.get(), &m, static_cast<int64_t>(h), h);
   }
   SettleAll(e.get());
   EXPECT_GT(e->GetStats().windows_l1, 50u);
@@ -712,8 +693,7 @@ TEST(EngineWriteRead, CutoffHidesOlderOnly) {
     Model m;
     uint64_t h = 0;
     for (int i = 0; i < 1000; ++i) {
-      e->Append(i, ++h);
-      m.Append(i, h);
+      AppendBoth(e.get(), &m, i, ++h);
     }
     ApplyStage(e.get(), stage);
     e->Cutoff(500);
@@ -722,8 +702,7 @@ TEST(EngineWriteRead, CutoffHidesOlderOnly) {
     EXPECT_EQ(e->GetSnapshot()->MinTs(), 500);
     // Later writes below the cutoff are visible (the engine hides only what
     // was written before).
-    e->Append(10, ++h);
-    m.Append(10, h);
+    AppendBoth(e.get(), &m, 10, ++h);
     ApplyStage(e.get(), kSettled);
     ExpectMatches(*e->GetSnapshot(), m, {0, 10, 499, 500});
     e->Cutoff(kMinTs);  // no-op
@@ -736,8 +715,7 @@ TEST(EngineWriteRead, CutoffAtExtremes) {
   Model m;
   uint64_t h = 0;
   for (int64_t t : {kMinTs, kMinTs + 1, int64_t{0}, kMaxTs - 1, kMaxTs}) {
-    e->Append(t, ++h);
-    m.Append(t, h);
+    AppendBoth(e.get(), &m, t, ++h);
   }
   e->Cutoff(kMinTs + 1);
   m.Cutoff(kMinTs + 1);
@@ -768,8 +746,7 @@ void ExtremeWindowScenario(int64_t window_size, int64_t origin) {
                          kMaxTs - 2, kMaxTs - 1, kMaxTs};
   for (int rep = 0; rep < 20; ++rep) {
     for (int64_t t : pts) {
-      e->Append(t, ++h);
-      m.Append(t, h);
+      AppendBoth(e.get(), &m, t, ++h);
     }
   }
   std::vector<int64_t> probes(std::begin(pts), std::end(pts));
@@ -788,8 +765,7 @@ void ExtremeWindowScenario(int64_t window_size, int64_t origin) {
   SettleAll(e.get());
   ExpectMatches(*e->GetSnapshot(), m, probes);
   for (int64_t t : pts) {
-    e->Append(t, ++h);
-    m.Append(t, h);
+    AppendBoth(e.get(), &m, t, ++h);
   }
   e->Cutoff(kMaxTs);
   m.Cutoff(kMaxTs);
@@ -831,8 +807,7 @@ TEST(EngineWriteRead, LargeUnsortedBatchAfterDeleteStaysVisible) {
     Model m;
     uint64_t h = 0;
     for (int i = 0; i < 500; ++i) {
-      e->Append(i % 100, ++h);
-      m.Append(i % 100, h);
+      AppendBoth(e.get(), &m, i % 100, ++h);
     }
     ApplyStage(e.get(), stage);
     e->Delete(10, 60);
@@ -869,8 +844,7 @@ TEST(EngineWriteRead, ManyDeletesInsideOneMemtable) {
   for (int i = 0; i < 400; ++i) {
     for (int k = 0; k < 3; ++k) {
       int64_t ts = static_cast<int64_t>(rng() % 300);
-      e->Append(ts, ++h);
-      m.Append(ts, h);
+      AppendBoth(e.get(), &m, ts, ++h);
     }
     int64_t lo = static_cast<int64_t>(rng() % 300);
     int64_t hi = lo + static_cast<int64_t>(rng() % 3);
@@ -900,11 +874,9 @@ TEST(EngineWriteRead, LargeSortedBatchTiesWithExistingData) {
     Model m;
     uint64_t h = 0;
     for (int i = 0; i < 300; ++i) {  // some sealed, some in the memtable
-      e->Append(i * 10, ++h);
-      m.Append(i * 10, h);
+      AppendBoth(e.get(), &m, i * 10, ++h);
     }
-    e->Append(55, ++h);  // OOO
-    m.Append(55, h);
+    AppendBoth(e.get(), &m, 55, ++h);  // OOO
     ApplyStage(e.get(), stage);
     e->Delete(100, 200);
     m.Delete(100, 200);
@@ -930,8 +902,7 @@ TEST(EngineWriteRead, LargeSortedBatchStartingBelowTail) {
   Model m;
   uint64_t h = 0;
   for (int i = 0; i < 100; ++i) {
-    e->Append(100000 + i, ++h);
-    m.Append(100000 + i, h);
+    AppendBoth(e.get(), &m, 100000 + i, ++h);
   }
   std::vector<int64_t> ts;
   std::vector<uint64_t> hs;
@@ -941,8 +912,7 @@ TEST(EngineWriteRead, LargeSortedBatchStartingBelowTail) {
     m.Append(ts.back(), h);
   }
   e->AppendBatch(ts.data(), hs.data(), ts.size());
-  e->Append(100050, ++h);
-  m.Append(100050, h);
+  AppendBoth(e.get(), &m, 100050, ++h);
   ExpectMatches(*e->GetSnapshot(), m, {98999, 99000, 100000, 100050, 100099, 101499});
   SettleAll(e.get());
   ExpectMatches(*e->GetSnapshot(), m, {98999, 99000, 100000, 100050, 100099, 101499});
@@ -955,13 +925,11 @@ TEST(EngineWriteRead, OldSnapshotUnchangedByLaterActivity) {
   Model m;
   uint64_t h = 0;
   for (int i = 0; i < 1000; ++i) {
-    e->Append(i % 400, ++h);
-    m.Append(i % 400, h);
+    AppendBoth(e.get(), &m, i % 400, ++h);
   }
   e->Flush();
   for (int i = 0; i < 100; ++i) {
-    e->Append(i * 5, ++h);
-    m.Append(i * 5, h);
+    AppendBoth(e.get(), &m, i * 5, ++h);
   }
   auto old = e->GetSnapshot();
   const Model old_m = m;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <iterator>
@@ -119,6 +120,24 @@ inline bool SortedByTs(const std::vector<Rec>& v) {
   return true;
 }
 
+// Columns for AppendBatch: n records, ts[i] = ts_of(i) (called for i = 0, 1,
+// ... in order) and handle i.
+struct Columns {
+  std::vector<int64_t> ts;
+  std::vector<uint64_t> handles;
+};
+template <class TsOfIndex>
+Columns IndexedColumns(size_t n, TsOfIndex ts_of) {
+  Columns c;
+  c.ts.resize(n);
+  c.handles.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    c.ts[i] = ts_of(i);
+    c.handles[i] = i;
+  }
+  return c;
+}
+
 // Runs maintenance to quiescence in disabled mode: flush everything, request
 // compaction, step until idle. Fails the test if it does not settle.
 inline void SettleAll(Engine* e, bool compact = true, int max_steps = 100000) {
@@ -171,6 +190,83 @@ class DropRecorder {
   std::vector<uint64_t> handles_;
   size_t calls_ = 0;
   std::function<void(const uint64_t*, size_t)> hook_;
+};
+
+// Handles that encode their timestamp, so a drop hook can look records up:
+// handle = ts * 1000000 + k (ts >= 0, k < 1000000).
+inline uint64_t H(int64_t ts, int k) {
+  return static_cast<uint64_t>(ts) * 1000000 + k;
+}
+// The timestamp encoded in a handle made by H().
+inline int64_t TsOf(uint64_t h) { return static_cast<int64_t>(h / 1000000); }
+
+// Appends one record per ts in [lo, hi), with handle H(ts, 0).
+inline void AppendSeq(Engine* e, int64_t lo, int64_t hi) {
+  for (int64_t ts = lo; ts < hi; ++ts) e->Append(ts, H(ts, 0));
+}
+
+// The handles AppendSeq(e, lo, hi) writes, in order.
+inline std::vector<uint64_t> HandlesOf(int64_t lo, int64_t hi) {
+  std::vector<uint64_t> v;
+  for (int64_t ts = lo; ts < hi; ++ts) v.push_back(H(ts, 0));
+  return v;
+}
+
+// Hooks a DropRecorder so that, inside the drop callback, every reported
+// handle (made by H()) is checked not to be visible in `engine`'s newest
+// snapshot. Leave `engine` null to skip the check.
+struct VisibilityGuard {
+  std::atomic<Engine*> engine{nullptr};
+  std::atomic<uint64_t> violations{0};
+  std::atomic<uint64_t> checked{0};
+  void Install(DropRecorder* rec) {
+    rec->SetHook([this](const uint64_t* h, size_t n) {
+      Engine* e = engine.load();
+      if (e == nullptr) return;
+      auto s = e->GetSnapshot();
+      std::vector<uint64_t> eq;
+      for (size_t i = 0; i < n; ++i) {
+        eq.clear();
+        s->Equal(TsOf(h[i]), &eq);
+        for (uint64_t x : eq)
+          if (x == h[i]) violations.fetch_add(1);
+        checked.fetch_add(1);
+      }
+    });
+  }
+};
+
+// Fixture: one engine per test whose drops are recorded in drops_ and, when
+// made with Make(), checked by guard_ as they are reported.
+class GuardedEngineTest : public ::testing::Test {
+ protected:
+  ~GuardedEngineTest() override { guard_.engine = nullptr; }
+
+  // Creates engine_ from `c` with the recorder and the guard attached.
+  Engine* Make(Config c) {
+    guard_.Install(&drops_);
+    Engine* e = MakeRecorded(c);
+    guard_.engine = e;
+    return e;
+  }
+  // Make() from SmallConfig() with the given window size.
+  Engine* Make(int64_t window_size) { return Make(SmallWindow(window_size)); }
+  // Creates engine_ from `c` with only the recorder attached.
+  Engine* MakeRecorded(Config c) {
+    drops_.Attach(&c);
+    engine_ = Engine::Create(c);
+    return engine_.get();
+  }
+  // SmallConfig() with the given window size.
+  static Config SmallWindow(int64_t window_size) {
+    Config c = SmallConfig();
+    c.window_size = window_size;
+    return c;
+  }
+
+  DropRecorder drops_;
+  VisibilityGuard guard_;
+  std::unique_ptr<Engine> engine_;  // declared last: destroyed first
 };
 
 // Returns a description of the difference between two multisets of handles,
@@ -261,6 +357,12 @@ class Model {
   }
   std::vector<Rec> v_;
 };
+
+// Appends the record to the engine and to its model.
+inline void AppendBoth(Engine* e, Model* m, int64_t ts, uint64_t h) {
+  e->Append(ts, h);
+  m->Append(ts, h);
+}
 
 // Checks the snapshot against the model: full contents (forward and
 // reverse), Count/Ceil/Floor/Contains/Equal at the given probe points.
