@@ -14,6 +14,7 @@ namespace timelog {
 namespace {
 
 using testing_util::Collect;
+using testing_util::DeleteBoth;
 using testing_util::Handles;
 using testing_util::Model;
 using testing_util::Rec;
@@ -261,8 +262,7 @@ TEST(EngineAnalysis, RandomisedAgainstModel) {
       } else if (op < 88) {
         int64_t a = static_cast<int64_t>(rng() % 500) - 250;
         int64_t b = a + static_cast<int64_t>(rng() % 30);
-        e->Delete(a, b);
-        m.Delete(a, b);
+        DeleteBoth(e.get(), &m, a, b);
       } else if (op < 93) {
         e->Flush();
       } else {

@@ -16,6 +16,7 @@ namespace {
 
 using testing_util::AppendBoth;
 using testing_util::CollectAll;
+using testing_util::DeleteBoth;
 using testing_util::Model;
 
 using Clock = std::chrono::steady_clock;
@@ -205,8 +206,7 @@ TEST(EngineBackpressure, FiftyStartStopCyclesKeepData) {
       AppendBoth(e.get(), &m, ts, ++h);
     }
     if (cycle % 5 == 0) {
-      e->Delete(cycle * 100, cycle * 100 + 10);
-      m.Delete(cycle * 100, cycle * 100 + 10);
+      DeleteBoth(e.get(), &m, cycle * 100, cycle * 100 + 10);
     }
     e->StopMaintenance();
     EXPECT_FALSE(e->MaintenanceRunning());

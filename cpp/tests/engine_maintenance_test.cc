@@ -100,12 +100,8 @@ TEST_F(EngineMaintenance, OooBudgetForcesSeal) {
   c.ooo_budget_bytes = 256;  // ~16 records
   auto e = Engine::Create(c);
   Model m;
-  for (int i = 0; i < 100; ++i) {
-    AppendBoth(e.get(), &m, 10000 + i, i);
-  }
-  for (int i = 0; i < 100; ++i) {
-    AppendBoth(e.get(), &m, 5000 - i, 1000 + i);
-  }
+  for (int i = 0; i < 100; ++i) AppendBoth(e.get(), &m, 10000 + i, i);
+  for (int i = 0; i < 100; ++i) AppendBoth(e.get(), &m, 5000 - i, 1000 + i);
   Stats s = e->GetStats();
   EXPECT_GE(s.ooo_budget_hits, 1u);
   EXPECT_GE(s.seals_total, 1u);

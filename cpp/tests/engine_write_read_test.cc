@@ -17,6 +17,8 @@ namespace {
 using testing_util::AppendBoth;
 using testing_util::Collect;
 using testing_util::CollectAll;
+using testing_util::CutoffBoth;
+using testing_util::DeleteBoth;
 using testing_util::ExpectMatches;
 using testing_util::Handles;
 using testing_util::Model;
@@ -56,9 +58,24 @@ void ApplyStage(Engine* e, int stage) {
   }
 }
 
+// Tests with an engine and its model use the fixture's e_, m_ and h_.
+class EngineWriteRead : public testing_util::ModelledEngineTest {
+ protected:
+  // Runs body(stage) once per maintenance stage, each time on a fresh engine
+  // and model, under a trace naming the stage.
+  template <class Body>
+  void ForEachStage(Body body) {
+    for (int stage = 0; stage < kNumStages; ++stage) {
+      SCOPED_TRACE(StageName(stage));
+      Reset();
+      body(stage);
+    }
+  }
+};
+
 // ---------------------------------------------------------------- basics
 
-TEST(EngineWriteRead, EmptyEngine) {
+TEST_F(EngineWriteRead, EmptyEngine) {
   auto e = Engine::Create(SmallConfig());
   auto s = e->GetSnapshot();
   EXPECT_TRUE(s->Empty());
@@ -80,7 +97,7 @@ TEST(EngineWriteRead, EmptyEngine) {
   EXPECT_FALSE(e->MaintStep());
 }
 
-TEST(EngineWriteRead, SingleAppendVisibleImmediately) {
+TEST_F(EngineWriteRead, SingleAppendVisibleImmediately) {
   auto e = Engine::Create(SmallConfig());
   EXPECT_EQ(e->Append(42, 7), WriteResult::kOk);
   auto s = e->GetSnapshot();
@@ -94,22 +111,19 @@ TEST(EngineWriteRead, SingleAppendVisibleImmediately) {
   EXPECT_EQ(s->MaxTs(), 42);
 }
 
-TEST(EngineWriteRead, AppendsMatchModelInEveryStage) {
-  for (int stage = 0; stage < kNumStages; ++stage) {
-    SCOPED_TRACE(StageName(stage));
-    auto e = Engine::Create(SmallConfig());
-    Model m;
+TEST_F(EngineWriteRead, AppendsMatchModelInEveryStage) {
+  ForEachStage([&](int stage) {
     std::mt19937_64 rng(stage + 1);
     for (uint64_t h = 1; h <= 2000; ++h) {
       int64_t ts = static_cast<int64_t>(h) + static_cast<int64_t>(rng() % 50) - 25;
-      AppendBoth(e.get(), &m, ts, h);
+      AppendBoth(e_.get(), &m_, ts, h);
     }
-    ApplyStage(e.get(), stage);
-    ExpectMatches(*e->GetSnapshot(), m, {-30, -25, 0, 1, 500, 1999, 2024, 2025, 3000});
-  }
+    ApplyStage(e_.get(), stage);
+    Check({-30, -25, 0, 1, 500, 1999, 2024, 2025, 3000});
+  });
 }
 
-TEST(EngineWriteRead, BatchSorted) {
+TEST_F(EngineWriteRead, BatchSorted) {
   auto e = Engine::Create(SmallConfig());
   std::vector<int64_t> ts(1000);
   std::vector<uint64_t> h(1000);
@@ -126,53 +140,46 @@ TEST(EngineWriteRead, BatchSorted) {
   EXPECT_EQ(CollectAll(*e), got);
 }
 
-TEST(EngineWriteRead, BatchUnsortedIsSortedStably) {
-  for (int stage = 0; stage < kNumStages; ++stage) {
-    SCOPED_TRACE(StageName(stage));
-    auto e = Engine::Create(SmallConfig());
-    Model m;
+TEST_F(EngineWriteRead, BatchUnsortedIsSortedStably) {
+  ForEachStage([&](int stage) {
     std::mt19937_64 rng(99 + stage);
     std::vector<int64_t> ts(3000);
     std::vector<uint64_t> h(3000);
     for (size_t i = 0; i < ts.size(); ++i) {
       ts[i] = static_cast<int64_t>(rng() % 300) - 150;  // many duplicates
       h[i] = i + 1;
-      m.Append(ts[i], h[i]);
+      m_.Append(ts[i], h[i]);
     }
-    e->AppendBatch(ts.data(), h.data(), ts.size());
-    ApplyStage(e.get(), stage);
-    ExpectMatches(*e->GetSnapshot(), m, {-151, -150, -1, 0, 149, 150});
-  }
+    e_->AppendBatch(ts.data(), h.data(), ts.size());
+    ApplyStage(e_.get(), stage);
+    Check({-151, -150, -1, 0, 149, 150});
+  });
 }
 
-TEST(EngineWriteRead, EmptyBatchIsNoop) {
+TEST_F(EngineWriteRead, EmptyBatchIsNoop) {
   auto e = Engine::Create(SmallConfig());
   EXPECT_EQ(e->AppendBatch(nullptr, nullptr, 0), WriteResult::kOk);
   EXPECT_TRUE(e->GetSnapshot()->Empty());
 }
 
-TEST(EngineWriteRead, BatchAfterSinglesInterleaves) {
-  auto e = Engine::Create(SmallConfig());
-  Model m;
-  for (int i = 0; i < 100; ++i) {
-    AppendBoth(e.get(), &m, i * 2, 1000 + i);
-  }
+TEST_F(EngineWriteRead, BatchAfterSinglesInterleaves) {
+  for (int i = 0; i < 100; ++i) AppendBoth(e_.get(), &m_, i * 2, 1000 + i);
   std::vector<int64_t> ts;
   std::vector<uint64_t> h;
   for (int i = 0; i < 100; ++i) {
     ts.push_back(199 - i * 2);  // descending odd, and all below the tail
     h.push_back(2000 + i);
-    m.Append(ts.back(), h.back());
+    m_.Append(ts.back(), h.back());
   }
-  e->AppendBatch(ts.data(), h.data(), ts.size());
-  ExpectMatches(*e->GetSnapshot(), m, {-1, 0, 1, 100, 199, 200});
-  SettleAll(e.get());
-  ExpectMatches(*e->GetSnapshot(), m, {-1, 0, 1, 100, 199, 200});
+  e_->AppendBatch(ts.data(), h.data(), ts.size());
+  Check({-1, 0, 1, 100, 199, 200});
+  SettleAll(e_.get());
+  Check({-1, 0, 1, 100, 199, 200});
 }
 
 // ---------------------------------------------------------------- stable order
 
-TEST(EngineWriteRead, DuplicatesKeepInsertionOrderAcrossAllLayers) {
+TEST_F(EngineWriteRead, DuplicatesKeepInsertionOrderAcrossAllLayers) {
   Config c = SmallConfig();
   auto e = Engine::Create(c);
   std::vector<uint64_t> expect;
@@ -224,42 +231,33 @@ TEST(EngineWriteRead, DuplicatesKeepInsertionOrderAcrossAllLayers) {
   check("l1 again");
 }
 
-TEST(EngineWriteRead, DuplicateHeavyBatchesAcrossFlushes) {
-  auto e = Engine::Create(SmallConfig());
-  Model m;
-  uint64_t h = 0;
+TEST_F(EngineWriteRead, DuplicateHeavyBatchesAcrossFlushes) {
   for (int round = 0; round < 10; ++round) {
     std::vector<int64_t> ts;
     std::vector<uint64_t> hs;
     for (int i = 0; i < 200; ++i) {
       ts.push_back(i % 4);
-      hs.push_back(++h);
-      m.Append(ts.back(), h);
+      hs.push_back(++h_);
+      m_.Append(ts.back(), h_);
     }
-    e->AppendBatch(ts.data(), hs.data(), ts.size());
-    if (round % 3 == 0) e->Flush();
-    if (round % 4 == 1) SettleAll(e.get());
+    e_->AppendBatch(ts.data(), hs.data(), ts.size());
+    if (round % 3 == 0) e_->Flush();
+    if (round % 4 == 1) SettleAll(e_.get());
   }
-  ExpectMatches(*e->GetSnapshot(), m, {0, 1, 2, 3, 4});
-  SettleAll(e.get());
-  ExpectMatches(*e->GetSnapshot(), m, {0, 1, 2, 3, 4});
+  Check({0, 1, 2, 3, 4});
+  SettleAll(e_.get());
+  Check({0, 1, 2, 3, 4});
 }
 
 // ---------------------------------------------------------------- extremes
 
-TEST(EngineWriteRead, ExtremeTimestampsInEveryStage) {
-  for (int stage = 0; stage < kNumStages; ++stage) {
-    SCOPED_TRACE(StageName(stage));
-    auto e = Engine::Create(SmallConfig());
-    Model m;
+TEST_F(EngineWriteRead, ExtremeTimestampsInEveryStage) {
+  ForEachStage([&](int stage) {
     const int64_t vals[] = {0, kMaxTs, kMinTs, kMaxTs - 1, kMinTs + 1, -1, kMaxTs, kMinTs};
-    uint64_t h = 0;
-    for (int64_t v : vals) {
-      AppendBoth(e.get(), &m, v, ++h);
-    }
-    ApplyStage(e.get(), stage);
-    auto s = e->GetSnapshot();
-    ExpectMatches(*s, m, {kMinTs, kMinTs + 1, kMinTs + 2, -1, 0, 1, kMaxTs - 1, kMaxTs});
+    for (int64_t v : vals) Add(v);
+    ApplyStage(e_.get(), stage);
+    auto s = e_->GetSnapshot();
+    ExpectMatches(*s, m_, {kMinTs, kMinTs + 1, kMinTs + 2, -1, 0, 1, kMaxTs - 1, kMaxTs});
     EXPECT_EQ(s->MinTs(), kMinTs);
     EXPECT_EQ(s->MaxTs(), kMaxTs);
     EXPECT_EQ(s->Count(kMinTs, kMinTs), 2u);
@@ -269,41 +267,33 @@ TEST(EngineWriteRead, ExtremeTimestampsInEveryStage) {
     EXPECT_EQ(s->Floor(kMinTs), kMinTs);
     EXPECT_EQ(Collect(*s, kMaxTs, kMaxTs).size(), 2u);
     EXPECT_EQ(Collect(*s, kMinTs, kMinTs, true).size(), 2u);
-  }
+  });
 }
 
-TEST(EngineWriteRead, DeletesCoveringExtremes) {
-  for (int stage = 0; stage < kNumStages; ++stage) {
-    SCOPED_TRACE(StageName(stage));
-    auto e = Engine::Create(SmallConfig());
-    Model m;
-    uint64_t h = 0;
-    for (int64_t v : {kMinTs, kMinTs + 1, int64_t{0}, kMaxTs - 1, kMaxTs}) {
-      AppendBoth(e.get(), &m, v, ++h);
-    }
-    ApplyStage(e.get(), stage);
-    e->Delete(kMaxTs, kMaxTs);
-    m.Delete(kMaxTs, kMaxTs);
-    ExpectMatches(*e->GetSnapshot(), m, {kMinTs, 0, kMaxTs - 1, kMaxTs});
-    e->Delete(kMinTs, kMinTs);
-    m.Delete(kMinTs, kMinTs);
-    ApplyStage(e.get(), stage);
-    ExpectMatches(*e->GetSnapshot(), m, {kMinTs, 0, kMaxTs - 1, kMaxTs});
-    e->Delete(kMinTs, kMaxTs);
-    m.Delete(kMinTs, kMaxTs);
-    ExpectMatches(*e->GetSnapshot(), m, {kMinTs, 0, kMaxTs});
-    ApplyStage(e.get(), kSettled);
-    ExpectMatches(*e->GetSnapshot(), m, {kMinTs, 0, kMaxTs});
-    e->Append(kMaxTs, 77);
-    e->Append(kMinTs, 78);
-    m.Append(kMaxTs, 77);
-    m.Append(kMinTs, 78);
-    ApplyStage(e.get(), stage);
-    ExpectMatches(*e->GetSnapshot(), m, {kMinTs, 0, kMaxTs});
-  }
+TEST_F(EngineWriteRead, DeletesCoveringExtremes) {
+  ForEachStage([&](int stage) {
+    for (int64_t v : {kMinTs, kMinTs + 1, int64_t{0}, kMaxTs - 1, kMaxTs})
+      Add(v);
+    ApplyStage(e_.get(), stage);
+    Delete(kMaxTs, kMaxTs);
+    Check({kMinTs, 0, kMaxTs - 1, kMaxTs});
+    Delete(kMinTs, kMinTs);
+    ApplyStage(e_.get(), stage);
+    Check({kMinTs, 0, kMaxTs - 1, kMaxTs});
+    Delete(kMinTs, kMaxTs);
+    Check({kMinTs, 0, kMaxTs});
+    ApplyStage(e_.get(), kSettled);
+    Check({kMinTs, 0, kMaxTs});
+    e_->Append(kMaxTs, 77);
+    e_->Append(kMinTs, 78);
+    m_.Append(kMaxTs, 77);
+    m_.Append(kMinTs, 78);
+    ApplyStage(e_.get(), stage);
+    Check({kMinTs, 0, kMaxTs});
+  });
 }
 
-TEST(EngineWriteRead, EmptyAndInvertedRanges) {
+TEST_F(EngineWriteRead, EmptyAndInvertedRanges) {
   auto e = Engine::Create(SmallConfig());
   for (int i = 0; i < 100; ++i) e->Append(i, i);
   for (int stage = 0; stage < kNumStages; ++stage) {
@@ -332,76 +322,62 @@ TEST(EngineWriteRead, EmptyAndInvertedRanges) {
 
 // ---------------------------------------------------------------- point queries
 
-TEST(EngineWriteRead, CeilFloorContainsEqualWithTombstones) {
-  for (int stage = 0; stage < kNumStages; ++stage) {
-    SCOPED_TRACE(StageName(stage));
-    auto e = Engine::Create(SmallConfig());
-    Model m;
-    uint64_t h = 0;
-    for (int64_t t : {10, 20, 20, 30, 40, 40, 40, 50}) {
-      AppendBoth(e.get(), &m, t, ++h);
-    }
-    ApplyStage(e.get(), stage);
-    e->Delete(20, 20);
-    m.Delete(20, 20);
-    e->Delete(35, 45);
-    m.Delete(35, 45);
+TEST_F(EngineWriteRead, CeilFloorContainsEqualWithTombstones) {
+  ForEachStage([&](int stage) {
+    for (int64_t t : {10, 20, 20, 30, 40, 40, 40, 50}) Add(t);
+    ApplyStage(e_.get(), stage);
+    Delete(20, 20);
+    Delete(35, 45);
     std::vector<int64_t> probes;
     for (int64_t t = 0; t <= 60; ++t) probes.push_back(t);
-    auto s = e->GetSnapshot();
-    ExpectMatches(*s, m, probes);
+    auto s = e_->GetSnapshot();
+    ExpectMatches(*s, m_, probes);
     EXPECT_EQ(s->Ceil(11), 30);
     EXPECT_EQ(s->Floor(49), 30);
     EXPECT_EQ(s->Ceil(51), std::nullopt);
     EXPECT_EQ(s->Floor(9), std::nullopt);
     EXPECT_FALSE(s->Contains(20));
     EXPECT_FALSE(s->Contains(40));
-    ApplyStage(e.get(), kSettled);
-    ExpectMatches(*e->GetSnapshot(), m, probes);
-  }
+    ApplyStage(e_.get(), kSettled);
+    Check(probes);
+  });
 }
 
-TEST(EngineWriteRead, CountRandomRangesMatchesModel) {
-  auto e = Engine::Create(SmallConfig());
-  Model m;
+TEST_F(EngineWriteRead, CountRandomRangesMatchesModel) {
   std::mt19937_64 rng(7);
-  uint64_t h = 0;
   for (int i = 0; i < 3000; ++i) {
     int64_t ts = static_cast<int64_t>(rng() % 5000);
-    AppendBoth(e.get(), &m, ts, ++h);
+    Add(ts);
     if (i % 300 == 0) {
       int64_t lo = rng() % 5000, hi = lo + rng() % 200;
-      e->Delete(lo, hi);
-      m.Delete(lo, hi);
+      Delete(lo, hi);
     }
-    if (i % 700 == 0) e->Flush();
-    if (i % 1100 == 0) SettleAll(e.get());
+    if (i % 700 == 0) e_->Flush();
+    if (i % 1100 == 0) SettleAll(e_.get());
   }
   auto check = [&] {
-    auto s = e->GetSnapshot();
+    auto s = e_->GetSnapshot();
     for (int k = 0; k < 300; ++k) {
       int64_t lo = static_cast<int64_t>(rng() % 5200) - 100;
       int64_t hi = lo + static_cast<int64_t>(rng() % 1000) - 100;
-      ASSERT_EQ(s->Count(lo, hi), m.Count(lo, hi)) << lo << ".." << hi;
+      ASSERT_EQ(s->Count(lo, hi), m_.Count(lo, hi)) << lo << ".." << hi;
     }
-    EXPECT_EQ(s->Count(kMinTs, kMaxTs), m.size());
+    EXPECT_EQ(s->Count(kMinTs, kMaxTs), m_.size());
   };
   check();
-  SettleAll(e.get());
+  SettleAll(e_.get());
   check();
 }
 
 // ---------------------------------------------------------------- cursors
 
-TEST(EngineWriteRead, ReverseCursorIsExactMirror) {
-  for (int stage = 0; stage < kNumStages; ++stage) {
-    SCOPED_TRACE(StageName(stage));
-    auto e = Engine::Create(SmallConfig());
+TEST_F(EngineWriteRead, ReverseCursorIsExactMirror) {
+  ForEachStage([&](int stage) {
     std::mt19937_64 rng(stage);
-    for (uint64_t h = 1; h <= 1500; ++h) e->Append(rng() % 200, h);
-    e->Delete(50, 60);
-    ApplyStage(e.get(), stage);
-    auto s = e->GetSnapshot();
+    for (uint64_t h = 1; h <= 1500; ++h) e_->Append(rng() % 200, h);
+    e_->Delete(50, 60);
+    ApplyStage(e_.get(), stage);
+    auto s = e_->GetSnapshot();
     for (auto [lo, hi] : {std::pair<int64_t, int64_t>{kMinTs, kMaxTs},
                           {0, 0}, {10, 100}, {55, 70}, {199, kMaxTs}}) {
       auto fwd = Collect(*s, lo, hi);
@@ -410,10 +386,10 @@ TEST(EngineWriteRead, ReverseCursorIsExactMirror) {
       EXPECT_EQ(fwd, rev) << lo << ".." << hi;
       EXPECT_EQ(fwd.size(), s->Count(lo, hi));
     }
-  }
+  });
 }
 
-TEST(EngineWriteRead, CursorRemainingExactForAnyChunk) {
+TEST_F(EngineWriteRead, CursorRemainingExactForAnyChunk) {
   auto e = Engine::Create(SmallConfig());
   for (uint64_t h = 0; h < 1000; ++h) e->Append(h % 300, h);
   e->Delete(100, 149);
@@ -433,29 +409,25 @@ TEST(EngineWriteRead, CursorRemainingExactForAnyChunk) {
   }
 }
 
-TEST(EngineWriteRead, CursorOutlivesSnapshotAndEngine) {
-  auto e = Engine::Create(SmallConfig());
-  Model m;
-  for (uint64_t h = 0; h < 2000; ++h) {
-    AppendBoth(e.get(), &m, static_cast<int64_t>(h * 7919 % 1000), h);
-  }
-  e->Flush();
-  for (uint64_t h = 2000; h < 2100; ++h) {
-    AppendBoth(e.get(), &m, static_cast<int64_t>(h), h);
-  }
-  auto s = e->GetSnapshot();
+TEST_F(EngineWriteRead, CursorOutlivesSnapshotAndEngine) {
+  for (uint64_t h = 0; h < 2000; ++h)
+    AppendBoth(e_.get(), &m_, static_cast<int64_t>(h * 7919 % 1000), h);
+  e_->Flush();
+  for (uint64_t h = 2000; h < 2100; ++h)
+    AppendBoth(e_.get(), &m_, static_cast<int64_t>(h), h);
+  auto s = e_->GetSnapshot();
   auto c = s->Range(kMinTs, kMaxTs);
   auto rc = s->Range(kMinTs, kMaxTs, true);
   s.reset();
-  e.reset();
+  e_.reset();
   auto got = testing_util::Drain(c.get(), 33);
-  EXPECT_EQ(got, m.Visible());
+  EXPECT_EQ(got, m_.Visible());
   auto rgot = testing_util::Drain(rc.get(), 1000);
   std::reverse(rgot.begin(), rgot.end());
-  EXPECT_EQ(rgot, m.Visible());
+  EXPECT_EQ(rgot, m_.Visible());
 }
 
-TEST(EngineWriteRead, HugeSortedBatch5M) {
+TEST_F(EngineWriteRead, HugeSortedBatch5M) {
   auto e = Engine::Create(testing_util::DisabledConfig());
   const size_t n = 5'000'000;
   auto cols = testing_util::IndexedColumns(n, [](size_t i) {
@@ -487,7 +459,7 @@ TEST(EngineWriteRead, HugeSortedBatch5M) {
   EXPECT_EQ(i, n);
 }
 
-TEST(EngineWriteRead, HugeUnsortedBatch) {
+TEST_F(EngineWriteRead, HugeUnsortedBatch) {
   auto e = Engine::Create(testing_util::DisabledConfig());
   const size_t n = 1'000'000;
   std::mt19937_64 rng(5);
@@ -545,7 +517,7 @@ std::vector<Rec> SpanRecords(const Snapshot& s, int64_t lo, int64_t hi) {
   return out;
 }
 
-TEST(EngineWriteRead, PageSpansArePhysicalSortedAndClipped) {
+TEST_F(EngineWriteRead, PageSpansArePhysicalSortedAndClipped) {
   Config c = SmallConfig();
   testing_util::DropRecorder drops;
   drops.Attach(&c);
@@ -578,7 +550,7 @@ TEST(EngineWriteRead, PageSpansArePhysicalSortedAndClipped) {
   EXPECT_EQ(s->Count(150, 160), 0u);
 }
 
-TEST(EngineWriteRead, PageSpansExcludeActiveMemtable) {
+TEST_F(EngineWriteRead, PageSpansExcludeActiveMemtable) {
   auto e = Engine::Create(SmallConfig());
   for (uint64_t h = 0; h < 10; ++h) e->Append(h, h);
   EXPECT_TRUE(e->GetSnapshot()->PageSpans(kMinTs, kMaxTs).empty());
@@ -588,7 +560,7 @@ TEST(EngineWriteRead, PageSpansExcludeActiveMemtable) {
   EXPECT_EQ(spans.size(), 10u);
 }
 
-TEST(EngineWriteRead, PageSpanOutlivesEngine) {
+TEST_F(EngineWriteRead, PageSpanOutlivesEngine) {
   auto e = Engine::Create(SmallConfig());
   for (uint64_t h = 0; h < 3000; ++h) e->Append(h, h + 1);
   SettleAll(e.get());
@@ -605,7 +577,7 @@ TEST(EngineWriteRead, PageSpanOutlivesEngine) {
 
 // ---------------------------------------------------------------- tombstones
 
-TEST(EngineWriteRead, InsertDeleteInsertInEveryLayer) {
+TEST_F(EngineWriteRead, InsertDeleteInsertInEveryLayer) {
   // For each pair of stages (applied after the first insert and after the
   // delete), the second insert stays visible and the first stays hidden.
   for (int s1 = 0; s1 < kNumStages; ++s1) {
@@ -631,103 +603,78 @@ TEST(EngineWriteRead, InsertDeleteInsertInEveryLayer) {
   }
 }
 
-TEST(EngineWriteRead, DeleteHidesOnlyOlderRecords) {
-  auto e = Engine::Create(SmallConfig());
-  Model m;
-  uint64_t h = 0;
+TEST_F(EngineWriteRead, DeleteHidesOnlyOlderRecords) {
   for (int round = 0; round < 5; ++round) {
-    for (int i = 0; i < 100; ++i) {
-      AppendBoth(e.get(), &m, i, ++h);
-    }
-    e->Delete(20 * round, 20 * round + 30);
-    m.Delete(20 * round, 20 * round + 30);
-    ApplyStage(e.get(), round % kNumStages);
-    ExpectMatches(*e->GetSnapshot(), m, {0, 10, 30, 31, 50, 99});
+    for (int i = 0; i < 100; ++i) Add(i);
+    Delete(20 * round, 20 * round + 30);
+    ApplyStage(e_.get(), round % kNumStages);
+    Check({0, 10, 30, 31, 50, 99});
   }
-  SettleAll(e.get());
-  ExpectMatches(*e->GetSnapshot(), m, {0, 10, 30, 31, 50, 99});
+  SettleAll(e_.get());
+  Check({0, 10, 30, 31, 50, 99});
 }
 
-TEST(EngineWriteRead, DeleteEverything) {
-  for (int stage = 0; stage < kNumStages; ++stage) {
-    SCOPED_TRACE(StageName(stage));
-    auto e = Engine::Create(SmallConfig());
-    for (uint64_t h = 0; h < 2000; ++h) e->Append(static_cast<int64_t>(h) - 1000, h);
-    ApplyStage(e.get(), stage);
-    e->Delete(kMinTs, kMaxTs);
-    auto s = e->GetSnapshot();
+TEST_F(EngineWriteRead, DeleteEverything) {
+  ForEachStage([&](int stage) {
+    for (uint64_t h = 0; h < 2000; ++h) e_->Append(static_cast<int64_t>(h) - 1000, h);
+    ApplyStage(e_.get(), stage);
+    e_->Delete(kMinTs, kMaxTs);
+    auto s = e_->GetSnapshot();
     EXPECT_TRUE(s->Empty());
     EXPECT_EQ(s->MinTs(), std::nullopt);
     EXPECT_TRUE(Collect(*s).empty());
-    SettleAll(e.get());
-    EXPECT_TRUE(e->GetSnapshot()->Empty());
-    EXPECT_EQ(e->GetStats().records_estimate, 0u);
-    e->Append(3, 3);
-    EXPECT_EQ(CollectAll(*e), (std::vector<Rec>{{3, 3}}));
+    SettleAll(e_.get());
+    EXPECT_TRUE(e_->GetSnapshot()->Empty());
+    EXPECT_EQ(e_->GetStats().records_estimate, 0u);
+    e_->Append(3, 3);
+    EXPECT_EQ(CollectAll(*e_), (std::vector<Rec>{{3, 3}}));
     EXPECT_TRUE(s->Empty());  // the old snapshot is unchanged
-  }
+  });
 }
 
-TEST(EngineWriteRead, DeleteSpanningManyWindows) {
+TEST_F(EngineWriteRead, DeleteSpanningManyWindows) {
   Config c = SmallConfig();
   c.window_size = 10;
-  auto e = Engine::Create(c);
-  Model m;
-  for (uint64_t h = 0; h < 2000; ++h) {
-    AppendBoth(e.get(), &m, static_cast<int64_t>(h), h);
-  }
-  SettleAll(e.get());
-  EXPECT_GT(e->GetStats().windows_l1, 50u);
-  e->Delete(55, 1545);
-  m.Delete(55, 1545);
-  ExpectMatches(*e->GetSnapshot(), m, {54, 55, 56, 1545, 1546});
-  SettleAll(e.get());
-  ExpectMatches(*e->GetSnapshot(), m, {54, 55, 56, 1545, 1546});
-  EXPECT_EQ(e->GetStats().records_physical, m.size());
+  Reset(c);
+  for (uint64_t h = 0; h < 2000; ++h)
+    AppendBoth(e_.get(), &m_, static_cast<int64_t>(h), h);
+  SettleAll(e_.get());
+  EXPECT_GT(e_->GetStats().windows_l1, 50u);
+  Delete(55, 1545);
+  Check({54, 55, 56, 1545, 1546});
+  SettleAll(e_.get());
+  Check({54, 55, 56, 1545, 1546});
+  EXPECT_EQ(e_->GetStats().records_physical, m_.size());
 }
 
-TEST(EngineWriteRead, CutoffHidesOlderOnly) {
-  for (int stage = 0; stage < kNumStages; ++stage) {
-    SCOPED_TRACE(StageName(stage));
-    auto e = Engine::Create(SmallConfig());
-    Model m;
-    uint64_t h = 0;
-    for (int i = 0; i < 1000; ++i) {
-      AppendBoth(e.get(), &m, i, ++h);
-    }
-    ApplyStage(e.get(), stage);
-    e->Cutoff(500);
-    m.Cutoff(500);
-    ExpectMatches(*e->GetSnapshot(), m, {0, 499, 500, 501});
-    EXPECT_EQ(e->GetSnapshot()->MinTs(), 500);
+TEST_F(EngineWriteRead, CutoffHidesOlderOnly) {
+  ForEachStage([&](int stage) {
+    for (int i = 0; i < 1000; ++i) Add(i);
+    ApplyStage(e_.get(), stage);
+    Cutoff(500);
+    Check({0, 499, 500, 501});
+    EXPECT_EQ(e_->GetSnapshot()->MinTs(), 500);
     // Later writes below the cutoff are visible (the engine hides only what
     // was written before).
-    AppendBoth(e.get(), &m, 10, ++h);
-    ApplyStage(e.get(), kSettled);
-    ExpectMatches(*e->GetSnapshot(), m, {0, 10, 499, 500});
-    e->Cutoff(kMinTs);  // no-op
-    ExpectMatches(*e->GetSnapshot(), m, {0, 10, 499, 500});
-  }
+    Add(10);
+    ApplyStage(e_.get(), kSettled);
+    Check({0, 10, 499, 500});
+    e_->Cutoff(kMinTs);  // no-op
+    Check({0, 10, 499, 500});
+  });
 }
 
-TEST(EngineWriteRead, CutoffAtExtremes) {
-  auto e = Engine::Create(SmallConfig());
-  Model m;
-  uint64_t h = 0;
-  for (int64_t t : {kMinTs, kMinTs + 1, int64_t{0}, kMaxTs - 1, kMaxTs}) {
-    AppendBoth(e.get(), &m, t, ++h);
-  }
-  e->Cutoff(kMinTs + 1);
-  m.Cutoff(kMinTs + 1);
-  ExpectMatches(*e->GetSnapshot(), m, {kMinTs, kMinTs + 1, kMaxTs});
-  SettleAll(e.get());
-  ExpectMatches(*e->GetSnapshot(), m, {kMinTs, kMinTs + 1, kMaxTs});
-  e->Cutoff(kMaxTs);
-  m.Cutoff(kMaxTs);
-  ExpectMatches(*e->GetSnapshot(), m, {kMinTs, kMaxTs - 1, kMaxTs});
-  EXPECT_EQ(e->GetSnapshot()->Count(kMinTs, kMaxTs), 1u);
-  SettleAll(e.get());
-  ExpectMatches(*e->GetSnapshot(), m, {kMinTs, kMaxTs - 1, kMaxTs});
+TEST_F(EngineWriteRead, CutoffAtExtremes) {
+  for (int64_t t : {kMinTs, kMinTs + 1, int64_t{0}, kMaxTs - 1, kMaxTs}) Add(t);
+  Cutoff(kMinTs + 1);
+  Check({kMinTs, kMinTs + 1, kMaxTs});
+  SettleAll(e_.get());
+  Check({kMinTs, kMinTs + 1, kMaxTs});
+  Cutoff(kMaxTs);
+  Check({kMinTs, kMaxTs - 1, kMaxTs});
+  EXPECT_EQ(e_->GetSnapshot()->Count(kMinTs, kMaxTs), 1u);
+  SettleAll(e_.get());
+  Check({kMinTs, kMaxTs - 1, kMaxTs});
 }
 
 // Window arithmetic near the int64 extremes: no overflow, no hang, exact data.
@@ -745,45 +692,36 @@ void ExtremeWindowScenario(int64_t window_size, int64_t origin) {
                          origin == kMaxTs ? origin : origin + 1,
                          kMaxTs - 2, kMaxTs - 1, kMaxTs};
   for (int rep = 0; rep < 20; ++rep) {
-    for (int64_t t : pts) {
-      AppendBoth(e.get(), &m, t, ++h);
-    }
+    for (int64_t t : pts) AppendBoth(e.get(), &m, t, ++h);
   }
   std::vector<int64_t> probes(std::begin(pts), std::end(pts));
   SettleAll(e.get());
   ExpectMatches(*e->GetSnapshot(), m, probes);
-  e->Delete(kMinTs + 1, -1);
-  m.Delete(kMinTs + 1, -1);
+  DeleteBoth(e.get(), &m, kMinTs + 1, -1);
   SettleAll(e.get());
   ExpectMatches(*e->GetSnapshot(), m, probes);
-  e->Delete(1, kMaxTs - 1);
-  m.Delete(1, kMaxTs - 1);
+  DeleteBoth(e.get(), &m, 1, kMaxTs - 1);
   SettleAll(e.get());
   ExpectMatches(*e->GetSnapshot(), m, probes);
-  e->Cutoff(0);
-  m.Cutoff(0);
+  CutoffBoth(e.get(), &m, 0);
   SettleAll(e.get());
   ExpectMatches(*e->GetSnapshot(), m, probes);
-  for (int64_t t : pts) {
-    AppendBoth(e.get(), &m, t, ++h);
-  }
-  e->Cutoff(kMaxTs);
-  m.Cutoff(kMaxTs);
+  for (int64_t t : pts) AppendBoth(e.get(), &m, t, ++h);
+  CutoffBoth(e.get(), &m, kMaxTs);
   SettleAll(e.get());
   ExpectMatches(*e->GetSnapshot(), m, probes);
-  e->Delete(kMinTs, kMaxTs);
-  m.Delete(kMinTs, kMaxTs);
+  DeleteBoth(e.get(), &m, kMinTs, kMaxTs);
   SettleAll(e.get());
   ExpectMatches(*e->GetSnapshot(), m, probes);
 }
 
-TEST(EngineWriteRead, WindowArithmeticUnitWindowAtExtremes) {
+TEST_F(EngineWriteRead, WindowArithmeticUnitWindowAtExtremes) {
   ExtremeWindowScenario(1, 0);
   ExtremeWindowScenario(1, kMaxTs);
   ExtremeWindowScenario(1, kMinTs);
 }
 
-TEST(EngineWriteRead, WindowArithmeticHugeWindows) {
+TEST_F(EngineWriteRead, WindowArithmeticHugeWindows) {
   ExtremeWindowScenario(kMaxTs, 0);
   ExtremeWindowScenario(kMaxTs, kMinTs);
   ExtremeWindowScenario(kMaxTs, kMaxTs);
@@ -791,170 +729,141 @@ TEST(EngineWriteRead, WindowArithmeticHugeWindows) {
   ExtremeWindowScenario(kMaxTs / 2 + 1, 12345);
 }
 
-TEST(EngineWriteRead, WindowArithmeticOddSizesNearExtremes) {
+TEST_F(EngineWriteRead, WindowArithmeticOddSizesNearExtremes) {
   ExtremeWindowScenario(3, kMaxTs - 1);
   ExtremeWindowScenario(7, kMinTs + 5);
   ExtremeWindowScenario(3600000, kMinTs);
   ExtremeWindowScenario(1000000007, kMaxTs - 999);
 }
 
-TEST(EngineWriteRead, LargeUnsortedBatchAfterDeleteStaysVisible) {
+TEST_F(EngineWriteRead, LargeUnsortedBatchAfterDeleteStaysVisible) {
   // A large, mostly unsorted batch may take a dedicated sort path; it is
   // written after the delete, so none of it is hidden.
-  for (int stage = 0; stage < kNumStages; ++stage) {
-    SCOPED_TRACE(StageName(stage));
-    auto e = Engine::Create(SmallConfig());
-    Model m;
-    uint64_t h = 0;
-    for (int i = 0; i < 500; ++i) {
-      AppendBoth(e.get(), &m, i % 100, ++h);
-    }
-    ApplyStage(e.get(), stage);
-    e->Delete(10, 60);
-    m.Delete(10, 60);
+  ForEachStage([&](int stage) {
+    for (int i = 0; i < 500; ++i) Add(i % 100);
+    ApplyStage(e_.get(), stage);
+    Delete(10, 60);
     std::mt19937_64 rng(stage);
     std::vector<int64_t> ts(20000);
     std::vector<uint64_t> hs(20000);
     for (size_t i = 0; i < ts.size(); ++i) {
       ts[i] = static_cast<int64_t>(rng() % 100);
-      hs[i] = ++h;
-      m.Append(ts[i], h);
+      hs[i] = ++h_;
+      m_.Append(ts[i], h_);
     }
-    e->AppendBatch(ts.data(), hs.data(), ts.size());
-    ExpectMatches(*e->GetSnapshot(), m, {0, 10, 35, 60, 61, 99});
-    e->Delete(50, 55);
-    m.Delete(50, 55);
-    ApplyStage(e.get(), stage);
-    ExpectMatches(*e->GetSnapshot(), m, {0, 10, 35, 50, 55, 60, 61, 99});
-    SettleAll(e.get());
-    ExpectMatches(*e->GetSnapshot(), m, {0, 10, 35, 50, 55, 60, 61, 99});
-  }
+    e_->AppendBatch(ts.data(), hs.data(), ts.size());
+    Check({0, 10, 35, 60, 61, 99});
+    Delete(50, 55);
+    ApplyStage(e_.get(), stage);
+    Check({0, 10, 35, 50, 55, 60, 61, 99});
+    SettleAll(e_.get());
+    Check({0, 10, 35, 50, 55, 60, 61, 99});
+  });
 }
 
-TEST(EngineWriteRead, ManyDeletesInsideOneMemtable) {
+TEST_F(EngineWriteRead, ManyDeletesInsideOneMemtable) {
   // More deletes overlapping the active memtable than it can track cheaply:
   // interleaved appends and deletes must still match the model exactly.
   Config c = SmallConfig();
   c.memtable_max_bytes = 64 << 10;  // thousands of rows: no size seal
   c.ooo_budget_bytes = 32 << 10;
-  auto e = Engine::Create(c);
-  Model m;
+  Reset(c);
   std::mt19937_64 rng(77);
-  uint64_t h = 0;
   for (int i = 0; i < 400; ++i) {
     for (int k = 0; k < 3; ++k) {
       int64_t ts = static_cast<int64_t>(rng() % 300);
-      AppendBoth(e.get(), &m, ts, ++h);
+      Add(ts);
     }
     int64_t lo = static_cast<int64_t>(rng() % 300);
     int64_t hi = lo + static_cast<int64_t>(rng() % 3);
-    e->Delete(lo, hi);
-    m.Delete(lo, hi);
+    Delete(lo, hi);
     if (i % 50 == 0) {
       std::vector<int64_t> probes;
       for (int k = 0; k < 8; ++k) probes.push_back(static_cast<int64_t>(rng() % 310));
-      ExpectMatches(*e->GetSnapshot(), m, probes);
+      Check(probes);
     }
   }
-  ExpectMatches(*e->GetSnapshot(), m, {0, 1, 150, 299});
-  e->Flush();
-  ExpectMatches(*e->GetSnapshot(), m, {0, 1, 150, 299});
-  SettleAll(e.get());
-  ExpectMatches(*e->GetSnapshot(), m, {0, 1, 150, 299});
+  Check({0, 1, 150, 299});
+  e_->Flush();
+  Check({0, 1, 150, 299});
+  SettleAll(e_.get());
+  Check({0, 1, 150, 299});
 }
 
-TEST(EngineWriteRead, LargeSortedBatchTiesWithExistingData) {
+TEST_F(EngineWriteRead, LargeSortedBatchTiesWithExistingData) {
   // Large sorted batches may be adopted as whole runs; ties with earlier
   // records (memtable, OOO, sealed, L0, L1) must still come after them, and
   // a delete written before the batch must not hide it.
-  for (int stage = 0; stage < kNumStages; ++stage) {
-    SCOPED_TRACE(StageName(stage));
-    Config c = SmallConfig();
-    auto e = Engine::Create(c);
-    Model m;
-    uint64_t h = 0;
+  ForEachStage([&](int stage) {
     for (int i = 0; i < 300; ++i) {  // some sealed, some in the memtable
-      AppendBoth(e.get(), &m, i * 10, ++h);
+      Add(i * 10);
     }
-    AppendBoth(e.get(), &m, 55, ++h);  // OOO
-    ApplyStage(e.get(), stage);
-    e->Delete(100, 200);
-    m.Delete(100, 200);
+    Add(55);  // OOO
+    ApplyStage(e_.get(), stage);
+    Delete(100, 200);
     for (int rep = 0; rep < 3; ++rep) {
       std::vector<int64_t> ts;
       std::vector<uint64_t> hs;
       for (int i = 0; i < 9000; ++i) {
         ts.push_back(i / 3);  // sorted, ties inside the batch and with old data
-        hs.push_back(++h);
-        m.Append(ts.back(), h);
+        hs.push_back(++h_);
+        m_.Append(ts.back(), h_);
       }
-      e->AppendBatch(ts.data(), hs.data(), ts.size());
-      ExpectMatches(*e->GetSnapshot(), m, {0, 10, 55, 100, 150, 200, 2990, 2999, 3000});
-      if (rep == 1) ApplyStage(e.get(), stage);
+      e_->AppendBatch(ts.data(), hs.data(), ts.size());
+      Check({0, 10, 55, 100, 150, 200, 2990, 2999, 3000});
+      if (rep == 1) ApplyStage(e_.get(), stage);
     }
-    SettleAll(e.get());
-    ExpectMatches(*e->GetSnapshot(), m, {0, 10, 55, 100, 150, 200, 2990, 2999, 3000});
-  }
+    SettleAll(e_.get());
+    Check({0, 10, 55, 100, 150, 200, 2990, 2999, 3000});
+  });
 }
 
-TEST(EngineWriteRead, LargeSortedBatchStartingBelowTail) {
-  auto e = Engine::Create(SmallConfig());
-  Model m;
-  uint64_t h = 0;
-  for (int i = 0; i < 100; ++i) {
-    AppendBoth(e.get(), &m, 100000 + i, ++h);
-  }
+TEST_F(EngineWriteRead, LargeSortedBatchStartingBelowTail) {
+  for (int i = 0; i < 100; ++i) Add(100000 + i);
   std::vector<int64_t> ts;
   std::vector<uint64_t> hs;
   for (int i = 0; i < 50000; ++i) {
     ts.push_back(99000 + i / 20);  // below, equal to and above the tail
-    hs.push_back(++h);
-    m.Append(ts.back(), h);
+    hs.push_back(++h_);
+    m_.Append(ts.back(), h_);
   }
-  e->AppendBatch(ts.data(), hs.data(), ts.size());
-  AppendBoth(e.get(), &m, 100050, ++h);
-  ExpectMatches(*e->GetSnapshot(), m, {98999, 99000, 100000, 100050, 100099, 101499});
-  SettleAll(e.get());
-  ExpectMatches(*e->GetSnapshot(), m, {98999, 99000, 100000, 100050, 100099, 101499});
+  e_->AppendBatch(ts.data(), hs.data(), ts.size());
+  Add(100050);
+  Check({98999, 99000, 100000, 100050, 100099, 101499});
+  SettleAll(e_.get());
+  Check({98999, 99000, 100000, 100050, 100099, 101499});
 }
 
 // ---------------------------------------------------------------- snapshots
 
-TEST(EngineWriteRead, OldSnapshotUnchangedByLaterActivity) {
-  auto e = Engine::Create(SmallConfig());
-  Model m;
-  uint64_t h = 0;
-  for (int i = 0; i < 1000; ++i) {
-    AppendBoth(e.get(), &m, i % 400, ++h);
-  }
-  e->Flush();
-  for (int i = 0; i < 100; ++i) {
-    AppendBoth(e.get(), &m, i * 5, ++h);
-  }
-  auto old = e->GetSnapshot();
-  const Model old_m = m;
+TEST_F(EngineWriteRead, OldSnapshotUnchangedByLaterActivity) {
+  for (int i = 0; i < 1000; ++i) Add(i % 400);
+  e_->Flush();
+  for (int i = 0; i < 100; ++i) Add(i * 5);
+  auto old = e_->GetSnapshot();
+  const Model old_m = m_;
   const std::vector<int64_t> probes = {0, 5, 100, 399, 400};
   ExpectMatches(*old, old_m, probes);
 
-  for (int i = 0; i < 700; ++i) e->Append(i % 50, ++h);
+  for (int i = 0; i < 700; ++i) e_->Append(i % 50, ++h_);
   ExpectMatches(*old, old_m, probes);
-  e->Delete(0, 200);
+  e_->Delete(0, 200);
   ExpectMatches(*old, old_m, probes);
-  e->Flush();
+  e_->Flush();
   ExpectMatches(*old, old_m, probes);
-  e->MaintStep();
+  e_->MaintStep();
   ExpectMatches(*old, old_m, probes);
-  e->Compact();
-  SettleAll(e.get());
+  e_->Compact();
+  SettleAll(e_.get());
   ExpectMatches(*old, old_m, probes);
-  e->Cutoff(300);
-  SettleAll(e.get());
+  e_->Cutoff(300);
+  SettleAll(e_.get());
   ExpectMatches(*old, old_m, probes);
-  e.reset();  // shared ownership: still readable
+  e_.reset();  // shared ownership: still readable
   ExpectMatches(*old, old_m, probes);
 }
 
-TEST(EngineWriteRead, SnapshotOfMemtablePrefixIgnoresLaterAppends) {
+TEST_F(EngineWriteRead, SnapshotOfMemtablePrefixIgnoresLaterAppends) {
   auto e = Engine::Create(SmallConfig());
   for (int i = 0; i < 10; ++i) e->Append(i, i);
   auto s = e->GetSnapshot();
@@ -969,7 +878,7 @@ TEST(EngineWriteRead, SnapshotOfMemtablePrefixIgnoresLaterAppends) {
   EXPECT_EQ(e->GetSnapshot()->Count(kMinTs, kMaxTs), 21u);
 }
 
-TEST(EngineWriteRead, ManySnapshotsEachSeeTheirPrefix) {
+TEST_F(EngineWriteRead, ManySnapshotsEachSeeTheirPrefix) {
   auto e = Engine::Create(SmallConfig());
   std::vector<std::shared_ptr<const Snapshot>> snaps;
   for (int i = 0; i < 1500; ++i) {

@@ -364,6 +364,18 @@ inline void AppendBoth(Engine* e, Model* m, int64_t ts, uint64_t h) {
   m->Append(ts, h);
 }
 
+// Deletes [lo, hi] from the engine and from its model.
+inline void DeleteBoth(Engine* e, Model* m, int64_t lo, int64_t hi) {
+  e->Delete(lo, hi);
+  m->Delete(lo, hi);
+}
+
+// Applies the cutoff to the engine and to its model.
+inline void CutoffBoth(Engine* e, Model* m, int64_t t) {
+  e->Cutoff(t);
+  m->Cutoff(t);
+}
+
 // Checks the snapshot against the model: full contents (forward and
 // reverse), Count/Ceil/Floor/Contains/Equal at the given probe points.
 inline void ExpectMatches(const Snapshot& s, const Model& m,
@@ -385,6 +397,32 @@ inline void ExpectMatches(const Snapshot& s, const Model& m,
     EXPECT_EQ(got_eq, eq) << "Equal(" << p << ")";
   }
 }
+
+// Fixture: an engine (SmallConfig() until Reset() says otherwise), the model
+// of what it should show, and the last handle written.
+class ModelledEngineTest : public ::testing::Test {
+ protected:
+  // Starts over: a new engine from `c`, an empty model, handle 0.
+  void Reset(const Config& c = SmallConfig()) {
+    e_ = Engine::Create(c);
+    m_ = Model();
+    h_ = 0;
+  }
+  // Appends ts with the next handle (++h_) to the engine and the model.
+  void Add(int64_t ts) { AppendBoth(e_.get(), &m_, ts, ++h_); }
+  // Deletes [lo, hi] from the engine and the model.
+  void Delete(int64_t lo, int64_t hi) { DeleteBoth(e_.get(), &m_, lo, hi); }
+  // Applies the cutoff to the engine and the model.
+  void Cutoff(int64_t t) { CutoffBoth(e_.get(), &m_, t); }
+  // Checks the engine's newest snapshot against the model (ExpectMatches).
+  void Check(const std::vector<int64_t>& probes = {}) {
+    ExpectMatches(*e_->GetSnapshot(), m_, probes);
+  }
+
+  std::unique_ptr<Engine> e_ = Engine::Create(SmallConfig());
+  Model m_;
+  uint64_t h_ = 0;
+};
 
 }  // namespace testing_util
 }  // namespace timelog
