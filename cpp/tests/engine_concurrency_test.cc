@@ -8,9 +8,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "test_util.h"
@@ -216,57 +218,78 @@ Config ConcurrencyConfig() {
   return c;
 }
 
-TEST(EngineConcurrency, OneWriterThreeReadersWithWorker) {
-  Config c = ConcurrencyConfig();
-  DropRecorder drops;
-  drops.Attach(&c);
-  auto e = Engine::Create(c);
-  Shared sh;
-  std::vector<std::thread> readers;
-  RunReaders(e.get(), &sh, 3, &readers);
-  auto written = RunWriter(e.get(), &sh, WriterOptions{});
-  sh.done.store(true, std::memory_order_release);
-  for (auto& t : readers) t.join();
-  EXPECT_EQ(sh.errors.load(), 0u);
-  EXPECT_GT(sh.snapshots_checked.load(), 3u);
+// Fixture for the writer-with-readers tests: an engine from
+// ConcurrencyConfig() whose drops are recorded, and checking readers on it.
+class EngineConcurrency : public ::testing::Test {
+ protected:
+  ~EngineConcurrency() override { StopReaders(); }
+
+  // Creates e_ with drops_ attached and starts `readers` checking readers.
+  void StartWithReaders(int readers) {
+    Config c = ConcurrencyConfig();
+    drops_.Attach(&c);
+    e_ = Engine::Create(c);
+    RunReaders(e_.get(), &sh_, readers, &readers_);
+  }
+  // Runs the writer, then stops the readers; returns every handle written.
+  std::vector<uint64_t> WriteThenStopReaders(const WriterOptions& o) {
+    auto written = RunWriter(e_.get(), &sh_, o);
+    StopReaders();
+    return written;
+  }
+  // Tells the readers the writer is done and joins them.
+  void StopReaders() {
+    sh_.done.store(true, std::memory_order_release);
+    for (auto& t : readers_) t.join();
+    readers_.clear();
+  }
+  // Every handle still stored, then every handle dropped (also put in
+  // `dropped` if given).
+  std::vector<uint64_t> StoredAndDropped(
+      std::vector<uint64_t>* dropped = nullptr) {
+    std::vector<uint64_t> all;
+    e_->CollectHandles(&all);
+    auto d = drops_.handles();
+    all.insert(all.end(), d.begin(), d.end());
+    if (dropped) *dropped = std::move(d);
+    return all;
+  }
+
+  DropRecorder drops_;
+  std::unique_ptr<Engine> e_;
+  Shared sh_;
+  std::vector<std::thread> readers_;
+};
+
+TEST_F(EngineConcurrency, OneWriterThreeReadersWithWorker) {
+  StartWithReaders(3);
+  auto written = WriteThenStopReaders(WriterOptions{});
+  EXPECT_EQ(sh_.errors.load(), 0u);
+  EXPECT_GT(sh_.snapshots_checked.load(), 3u);
   std::printf("[          ] %lu snapshots checked\n",
-              static_cast<unsigned long>(sh.snapshots_checked.load()));
-  Stats s = e->GetStats();
+              static_cast<unsigned long>(sh_.snapshots_checked.load()));
+  Stats s = e_->GetStats();
   EXPECT_GT(s.seals_total, 10u);
   EXPECT_GT(s.flushes_total, 10u);
   EXPECT_GT(s.compactions_total, 0u);
-  std::vector<uint64_t> all;
-  e->CollectHandles(&all);
-  auto d = drops.handles();
+  std::vector<uint64_t> d;
+  auto all = StoredAndDropped(&d);
   EXPECT_TRUE(testing_util::Distinct(d));
-  all.insert(all.end(), d.begin(), d.end());
   EXPECT_EQ(MultisetDiff(all, written), "");
 }
 
-TEST(EngineConcurrency, ReadersWhileMaintenanceIsToggled) {
-  Config c = ConcurrencyConfig();
-  DropRecorder drops;
-  drops.Attach(&c);
-  auto e = Engine::Create(c);
-  Shared sh;
-  std::vector<std::thread> readers;
-  RunReaders(e.get(), &sh, 3, &readers);
+TEST_F(EngineConcurrency, ReadersWhileMaintenanceIsToggled) {
+  StartWithReaders(3);
   WriterOptions o;
   o.n = kTsan ? 40000 : 150000;
   o.toggle_maintenance = true;
-  auto written = RunWriter(e.get(), &sh, o);
-  sh.done.store(true, std::memory_order_release);
-  for (auto& t : readers) t.join();
-  EXPECT_EQ(sh.errors.load(), 0u);
-  EXPECT_TRUE(e->MaintenanceRunning());
-  std::vector<uint64_t> all;
-  e->CollectHandles(&all);
-  auto d = drops.handles();
-  all.insert(all.end(), d.begin(), d.end());
-  EXPECT_EQ(MultisetDiff(all, written), "");
+  auto written = WriteThenStopReaders(o);
+  EXPECT_EQ(sh_.errors.load(), 0u);
+  EXPECT_TRUE(e_->MaintenanceRunning());
+  EXPECT_EQ(MultisetDiff(StoredAndDropped(), written), "");
 }
 
-TEST(EngineConcurrency, HeldSnapshotsStayStableUnderChurn) {
+TEST_F(EngineConcurrency, HeldSnapshotsStayStableUnderChurn) {
   Config c = ConcurrencyConfig();
   auto e = Engine::Create(c);
   Shared sh;
@@ -295,7 +318,7 @@ TEST(EngineConcurrency, HeldSnapshotsStayStableUnderChurn) {
   EXPECT_GT(stable_checks.load(), 0u);
 }
 
-TEST(EngineConcurrency, SnapshotsOutliveEngineAcrossThreads) {
+TEST_F(EngineConcurrency, SnapshotsOutliveEngineAcrossThreads) {
   Config c = ConcurrencyConfig();
   auto e = Engine::Create(c);
   for (int64_t i = 0; i < 20000; ++i) e->Append(i, static_cast<uint64_t>(i));
@@ -321,7 +344,7 @@ TEST(EngineConcurrency, SnapshotsOutliveEngineAcrossThreads) {
   EXPECT_EQ(bad.load(), 0u);
 }
 
-TEST(EngineConcurrency, ConcurrentStatsAndSnapshotsDuringFlushes) {
+TEST_F(EngineConcurrency, ConcurrentStatsAndSnapshotsDuringFlushes) {
   Config c = ConcurrencyConfig();
   auto e = Engine::Create(c);
   std::atomic<bool> done{false};
