@@ -156,6 +156,7 @@ TEST(CursorCache, CursorsCrossThreadsUnderWriterAndWorker) {
   // later cursor. Noise below 0 is appended and deleted.
   std::atomic<int64_t> committed{0};
   std::atomic<bool> done{false};
+  // relaxed everywhere: a counter read after the joins, which order it.
   std::atomic<uint64_t> errors{0};
   constexpr size_t kSlots = 64;
   // Cursors handed from the makers to the droppers: slot k is owned by
