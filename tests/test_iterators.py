@@ -1,5 +1,7 @@
 """TimelogIter: len, next_batch, close, context manager, snapshot isolation."""
 
+import random
+
 import pytest
 
 import timelog
@@ -258,3 +260,80 @@ def test_mixed_consumption_across_internal_batches(make_log):
                 got.extend(b)
             assert len(it) == len(e) - len(got)
         assert got == e
+
+
+def test_new_outside_the_module_is_inert():
+    # TimelogIter() is refused; TimelogIter.__new__ gives an iterator of no log.
+    it = TimelogIter.__new__(TimelogIter)
+    with pytest.raises(timelog.TimelogError):
+        next(it)
+    with pytest.raises(timelog.TimelogError):
+        len(it)
+    assert "log closed" in repr(it)
+    it.close()
+    assert it.closed
+
+
+def test_recycled_iterators_each_see_their_own_snapshot(make_log):
+    # Iterators made and dropped by the hundred (their cursors are recycled)
+    # between writes, deletes, flushes and compactions: each live one yields
+    # exactly the state at its creation, however many were dropped since.
+    rng = random.Random(7)
+    m = RefModel()
+    log = make_log()
+    alive = []
+    for step in range(400):
+        op = rng.randrange(10)
+        if op < 4:
+            pairs = [(rng.randrange(200), step) for _ in range(rng.randrange(1, 20))]
+            log.extend(pairs)
+            m.extend(pairs)
+        elif op < 6:
+            t1 = rng.randrange(200)
+            t2 = t1 + rng.randrange(1, 30)
+            log.delete(t1, t2)
+            m.delete(t1, t2)
+        elif op == 6:
+            log.flush()
+        elif op == 7:
+            run_maintenance(log)
+        for _ in range(rng.randrange(1, 8)):
+            t1 = rng.randrange(-5, 200)
+            t2 = t1 + rng.randrange(0, 60)
+            reverse = rng.random() < 0.3
+            if reverse and rng.random() < 0.5:
+                it = reversed(log[t1:t2])       # Cursor::Reversed, from a copy
+            else:
+                it = log.range(t1, t2, reverse=reverse)
+            want = m.items(t1, t2)
+            alive.append((it, want[::-1] if reverse else want))
+        rng.shuffle(alive)
+        while len(alive) > 12:          # dropped unread, partly read or fully read
+            it, want = alive.pop()
+            k = rng.randrange(3)
+            if k == 1:
+                assert it.next_batch(3) == want[:3]
+            elif k == 2:
+                assert list(it) == want
+            del it
+    for it, want in alive:
+        assert list(it) == want
+
+
+def test_iterator_alive_across_close(make_log):
+    log = make_log()
+    log.extend((i, i) for i in range(50))
+    log.flush()
+    its = [log[10:20] for _ in range(3)]
+    assert next(its[0]) == (10, 10)
+    log.close()
+    for it in its:
+        with pytest.raises(timelog.TimelogError):
+            next(it)
+        it.close()
+    # New logs made after the close reuse the recycled cursors correctly.
+    for _ in range(3):
+        log2 = make_log()
+        log2.extend((i, -i) for i in range(5))
+        assert list(log2[1:4]) == [(1, -1), (2, -2), (3, -3)]
+        del log2

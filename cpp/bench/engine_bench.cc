@@ -38,6 +38,11 @@
 //   range100         min(n/100, 100k) random ranges of exactly 100 records read
 //                    through Snapshot::Range + Cursor::Next. Floor:
 //                    lower_bound + copy of 100 records from the vector.
+//   range_open       the same ranges opened through Engine::Range (what the
+//                    Python binding calls: it also captures the current
+//                    version) and dropped without reading a row: the
+//                    per-query overhead of a range read. Floor: the two
+//                    lower_bounds of the range's ends on the vector.
 //   full_scan        one cursor over everything, Next() into a buffer of 1024,
 //                    summing ts. Floor: plain sequential read (sum of ts over
 //                    the vector). Target: ratio <= 3.
@@ -220,7 +225,7 @@ struct Options {
 const char* kAllWorkloads[] = {"ingest_inorder", "ingest_ooo5",       "point_lookups",
                                "point_lookups_engine", "point_lookups_mem",
                                "point_lookups_l0",
-                               "range100",       "full_scan",         "range_deletes_10k",
+                               "range100",       "range_open",        "full_scan",         "range_deletes_10k",
                                "cutoff_retention", "bytes_per_record"};
 
 bool Wanted(const Options& o, const std::string& w) {
@@ -284,7 +289,7 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
   std::unique_ptr<Engine> base;
   const bool need_base = Wanted(o, "point_lookups") ||
                          Wanted(o, "point_lookups_engine") || Wanted(o, "range100") ||
-                         Wanted(o, "full_scan") || Wanted(o, "range_deletes_10k") ||
+                         Wanted(o, "range_open") || Wanted(o, "full_scan") || Wanted(o, "range_deletes_10k") ||
                          Wanted(o, "bytes_per_record");
 
   if (Wanted(o, "ingest_inorder")) {
@@ -412,6 +417,38 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
     }
     out->push_back(TimedResult("range100", n, te, tf, q, "range",
                                "floor: lower_bound + copy of 100 records"));
+  }
+
+  if (Wanted(o, "range_open")) {
+    const size_t q = std::max<size_t>(1, std::min<size_t>(n / 100, 100000));
+    std::vector<int64_t> starts(q);
+    for (auto& s : starts) s = static_cast<int64_t>(rng() % (n - 100)) * 10;
+    std::vector<double> te, tf;
+    for (int r = 0; r < o.repeats; ++r) {
+      uint64_t rows = 0;
+      auto t0 = Clock::now();
+      for (int64_t s : starts) rows += base->Range(s, s + 990)->Remaining();
+      auto t1 = Clock::now();
+      te.push_back(Seconds(t0, t1));
+      if (rows != q * 100) {
+        std::fprintf(stderr, "range_open: %lu rows, want %zu\n",
+                     static_cast<unsigned long>(rows), q * 100);
+        std::exit(2);
+      }
+      size_t acc = 0;
+      t0 = Clock::now();
+      for (int64_t s : starts) {
+        auto cmp = [](const Record& a, int64_t x) { return a.ts < x; };
+        auto b = std::lower_bound(sorted.begin(), sorted.end(), s, cmp);
+        auto e = std::lower_bound(b, sorted.end(), s + 1000, cmp);
+        acc += static_cast<size_t>(e - b);
+      }
+      t1 = Clock::now();
+      g_sink = g_sink + acc;
+      tf.push_back(Seconds(t0, t1));
+    }
+    out->push_back(TimedResult("range_open", n, te, tf, q, "range",
+                               "floor: lower_bound of both ends"));
   }
 
   if (Wanted(o, "full_scan")) {

@@ -447,10 +447,13 @@ void Engine::Equal(int64_t t, std::vector<uint64_t>* out) const {
 
 std::unique_ptr<Cursor> Engine::Range(int64_t lo, int64_t hi,
                                       bool reverse) const {
-  ReadState st;
-  rep_->InitReadState(&st);
+  // The read state is built in place, in a recycled cursor (read_state.h).
+  ReadState* st;
+  std::unique_ptr<Cursor> c = NewCursor(&st);
+  rep_->InitReadState(st);
   LeaveReadOnExit leave(*rep_);
-  return MakeCursor(std::move(st), lo, hi, reverse);
+  OpenCursor(c.get(), lo, hi, reverse);
+  return c;
 }
 
 std::string Engine::CheckInvariants() const {

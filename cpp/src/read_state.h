@@ -28,6 +28,14 @@ class ReadState {
   // REQUIRES: called under the engine's version mutex (mem_n / mem_on must
   // be read consistently with `v`).
   void Init(VersionPtr v, size_t mem_n, size_t mem_on, size_t page_rows);
+  // Back to the default state (as before Init), keeping mem_hide_'s capacity:
+  // drops the memtable views, then the version.
+  void Reset() noexcept {
+    mem_run_.reset();
+    ooo_run_.reset();
+    v_.reset();
+    mem_hide_.clear();
+  }
 
   // Sources overlapping [lo, hi], oldest first.
   void Gather(int64_t lo, int64_t hi, std::vector<Source>* out) const;
@@ -81,9 +89,16 @@ bool ContainsAt(const Version& v, size_t mem_n, size_t mem_on,
 void SourceVisible(const Source& s, size_t b, size_t e,
                    std::vector<IdxRange>* out);
 
-// A cursor over [lo, hi] of `st` (which it keeps alive).
-std::unique_ptr<Cursor> MakeCursor(ReadState st, int64_t lo, int64_t hi,
+// A cursor over [lo, hi] of a copy of `st` (which it keeps alive).
+std::unique_ptr<Cursor> MakeCursor(const ReadState& st, int64_t lo, int64_t hi,
                                    bool reverse);
+// The same in two steps, for a read state built in place: NewCursor returns a
+// cursor (from the calling thread's cursor cache, see snapshot.cc) whose empty
+// read state *st the caller fills (ReadState::Init or a copy), then
+// OpenCursor(c, lo, hi, reverse) positions it. Destroying the cursor in
+// between is fine (e.g. if filling *st throws).
+std::unique_ptr<Cursor> NewCursor(ReadState** st);
+void OpenCursor(Cursor* c, int64_t lo, int64_t hi, bool reverse);
 
 struct Snapshot::Rep {
   ReadState st;

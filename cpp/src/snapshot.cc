@@ -76,11 +76,14 @@ std::vector<PageSpan> Snapshot::PageSpans(int64_t lo, int64_t hi) const {
 
 namespace {
 
+// One source of a cursor: its visible row ranges v[0..nv), ascending (they
+// live in Cursor::Rep::vis).
 struct SrcState {
   const Run* run;
-  std::vector<IdxRange> vis;  // visible row ranges, ascending
-  size_t vi;                  // current range (forward: from front; reverse: from back)
-  size_t pos;                 // forward: next row; reverse: one past next row
+  const IdxRange* v;
+  size_t nv;
+  size_t vi;   // current range (forward: from front; reverse: from back)
+  size_t pos;  // forward: next row; reverse: one past next row
 };
 
 // Where Cursor::Rep's merge loops put the rows they take: `take` rows of a
@@ -122,28 +125,49 @@ struct ColumnSink {
 
 }  // namespace
 
+// A cursor's state. Recycled through the calling thread's CursorCache (below):
+// Clear() drops everything the cursor kept alive but keeps the vectors'
+// capacity, so a recycled Rep builds its next cursor without allocating.
 struct Cursor::Rep {
   ReadState st;  // keeps the version and memtable views alive
   std::vector<SrcState> srcs;
+  std::vector<IdxRange> vis;     // every source's visible ranges
+  std::vector<Source> gathered;  // scratch of Open(): empty between calls
   bool reverse = false;
   int64_t lo = 0, hi = -1;  // the range it was made for (Reversed)
-  size_t live = 0;
 
-  bool Exhausted(const SrcState& s) const { return s.vi >= s.vis.size(); }
+  // Builds the sources of [lo, hi] over `st` (already set). REQUIRES: srcs,
+  // vis and gathered empty. Returns the number of visible records.
+  uint64_t Open(int64_t lo, int64_t hi, bool reverse);
+  // Releases the read state; empties the vectors keeping their capacity.
+  void Clear() noexcept {
+    st.Reset();
+    srcs.clear();
+    vis.clear();
+    gathered.clear();
+  }
+  // Whether a cleared Rep is small enough to keep for reuse (a cursor over
+  // many sources or tombstone-fragmented ranges is freed instead, so the
+  // cache never holds much memory).
+  bool Reusable() const {
+    return srcs.capacity() <= 32 && vis.capacity() <= 128 &&
+           gathered.capacity() <= 32;
+  }
+
+  bool Exhausted(const SrcState& s) const { return s.vi >= s.nv; }
   int64_t Peek(const SrcState& s) const {
     return reverse ? s.run->ts()[s.pos - 1] : s.run->ts()[s.pos];
   }
   void Fix(SrcState& s) {
     // Move to the next non-empty visible range.
     if (!reverse) {
-      while (s.vi < s.vis.size() && s.pos >= s.vis[s.vi].e) {
-        if (++s.vi < s.vis.size()) s.pos = s.vis[s.vi].b;
+      while (s.vi < s.nv && s.pos >= s.v[s.vi].e) {
+        if (++s.vi < s.nv) s.pos = s.v[s.vi].b;
       }
     } else {
-      // vis is consumed from the back; vi counts consumed ranges.
-      while (s.vi < s.vis.size() &&
-             s.pos <= s.vis[s.vis.size() - 1 - s.vi].b) {
-        if (++s.vi < s.vis.size()) s.pos = s.vis[s.vis.size() - 1 - s.vi].e;
+      // v is consumed from the back; vi counts consumed ranges.
+      while (s.vi < s.nv && s.pos <= s.v[s.nv - 1 - s.vi].b) {
+        if (++s.vi < s.nv) s.pos = s.v[s.nv - 1 - s.vi].e;
       }
     }
   }
@@ -160,6 +184,35 @@ struct Cursor::Rep {
     return n;
   }
 };
+
+uint64_t Cursor::Rep::Open(int64_t lo_, int64_t hi_, bool reverse_) {
+  reverse = reverse_;
+  lo = lo_;
+  hi = hi_;
+  if (lo > hi) return 0;
+  st.Gather(lo, hi, &gathered);
+  uint64_t total = 0;
+  for (const Source& s : gathered) {
+    const Run& run = *s.run;
+    // A range covering a whole end of the run needs no search for it.
+    size_t b = lo <= run.min_ts() ? 0 : run.LowerBound(lo);
+    size_t e = hi >= run.max_ts() ? run.size() : run.UpperBoundFrom(b, hi);
+    const size_t first = vis.size();
+    SourceVisible(s, b, e, &vis);
+    const size_t nv = vis.size() - first;
+    if (nv == 0) continue;
+    for (size_t i = first; i < vis.size(); ++i) total += vis[i].e - vis[i].b;
+    // vis may still move: v is set below, vi holds the offset meanwhile.
+    srcs.push_back({&run, nullptr, nv, first, 0});
+  }
+  gathered.clear();  // the hide sets are no longer needed
+  for (SrcState& ss : srcs) {
+    ss.v = vis.data() + ss.vi;
+    ss.vi = 0;
+    ss.pos = reverse ? ss.v[ss.nv - 1].e : ss.v[0].b;
+  }
+  return total;
+}
 
 template <class Sink>
 size_t Cursor::Rep::NextForward(const Sink& sink, size_t cap) {
@@ -179,7 +232,7 @@ size_t Cursor::Rep::NextForward(const Sink& sink, size_t cap) {
     }
     if (best == k) break;
     SrcState& s = srcs[best];
-    size_t end = s.vis[s.vi].e;
+    size_t end = s.v[s.vi].e;
     // Bound from the other sources: (ts, rank) of the next competing row.
     size_t other = k;
     int64_t bound = 0;
@@ -226,7 +279,7 @@ size_t Cursor::Rep::NextReverse(const Sink& sink, size_t cap) {
     }
     if (best == k) break;
     SrcState& s = srcs[best];
-    size_t begin = s.vis[s.vis.size() - 1 - s.vi].b;
+    size_t begin = s.v[s.nv - 1 - s.vi].b;
     size_t other = k;
     int64_t bound = 0;
     for (size_t i = 0; i < k; ++i) {
@@ -253,8 +306,100 @@ size_t Cursor::Rep::NextReverse(const Sink& sink, size_t cap) {
   return filled;
 }
 
-Cursor::Cursor() : rep_(new Rep) {}
-Cursor::~Cursor() = default;
+// ------------------------------------------------------ the cursor cache
+//
+// Making a cursor and dropping it unread is the per-query overhead of a range
+// read, and two heap allocations and frees (the Cursor and its Rep, plus the
+// Rep's vectors) were a third of it. Each thread keeps a few dropped cursors'
+// storage for its next ones: a Cursor block and a cleared Rep, vectors'
+// capacity included. The cache is thread-local, so it needs no lock and no
+// atomic, and it belongs to no Engine: a cursor may outlive its engine, and
+// may be destroyed on another thread than the one that made it (its storage
+// then joins that thread's cache). A cached Rep holds no shared ownership of
+// anything (Clear() released it when the cursor was destroyed), so the cache
+// never keeps a version, a run or a memtable alive.
+//
+// Lifetime: the cache itself is trivially destructible (a constant-initialised
+// thread_local, readable until the thread's storage is gone); a second,
+// non-trivial thread_local frees what it holds when the thread exits and marks
+// it dead, after which the thread's cursors go straight back to the heap (for
+// a cursor destroyed from another thread_local's or a static's destructor).
+
+namespace {
+
+constexpr size_t kCursorCacheSlots = 4;
+
+struct CursorCache {
+  void* blocks[kCursorCacheSlots];    // storage for a Cursor object
+  Cursor::Rep* reps[kCursorCacheSlots];
+  size_t nblocks;
+  size_t nreps;
+  bool armed;  // the reaper is registered for this thread
+  bool dead;   // the reaper ran: cache nothing more
+};
+
+constinit thread_local CursorCache tl_cursor_cache{};
+
+struct CursorCacheReaper {
+  ~CursorCacheReaper() {
+    CursorCache& c = tl_cursor_cache;
+    c.dead = true;
+    for (size_t i = 0; i < c.nreps; ++i) delete c.reps[i];
+    for (size_t i = 0; i < c.nblocks; ++i) ::operator delete(c.blocks[i]);
+    c.nreps = c.nblocks = 0;
+  }
+  void Arm() {}
+};
+
+thread_local CursorCacheReaper tl_cursor_cache_reaper;
+
+// Whether the calling thread may cache (registers the reaper on first use).
+bool CacheUsable(CursorCache& c) {
+  if (c.dead) return false;
+  if (!c.armed) {
+    tl_cursor_cache_reaper.Arm();  // odr-use: constructs it, registers ~
+    c.armed = true;
+  }
+  return true;
+}
+
+Cursor::Rep* TakeRep() {
+  CursorCache& c = tl_cursor_cache;
+  if (c.nreps > 0) return c.reps[--c.nreps];
+  return new Cursor::Rep();
+}
+
+void GiveRep(Cursor::Rep* r) noexcept {
+  r->Clear();
+  CursorCache& c = tl_cursor_cache;
+  if (c.nreps < kCursorCacheSlots && r->Reusable() && CacheUsable(c)) {
+    c.reps[c.nreps++] = r;
+  } else {
+    delete r;
+  }
+}
+
+}  // namespace
+
+void* Cursor::operator new(size_t size) {
+  CursorCache& c = tl_cursor_cache;
+  if (size == sizeof(Cursor) && c.nblocks > 0) return c.blocks[--c.nblocks];
+  return ::operator new(size);
+}
+
+void Cursor::operator delete(void* p, size_t size) noexcept {
+  if (p == nullptr) return;
+  CursorCache& c = tl_cursor_cache;
+  if (size == sizeof(Cursor) && c.nblocks < kCursorCacheSlots &&
+      CacheUsable(c)) {
+    c.blocks[c.nblocks++] = p;
+  } else {
+    ::operator delete(p);
+  }
+}
+
+Cursor::Cursor() : rep_(TakeRep()) {}
+Cursor::~Cursor() { GiveRep(rep_); }
 
 size_t Cursor::Next(Record* out, size_t cap) {
   return rep_->Take(RecordSink{out}, cap, &remaining_);
@@ -264,30 +409,22 @@ size_t Cursor::NextColumns(int64_t* ts, uint64_t* handles, size_t cap) {
   return rep_->Take(ColumnSink{ts, handles}, cap, &remaining_);
 }
 
-// Builds a cursor over `st` (which the cursor keeps).
-std::unique_ptr<Cursor> MakeCursor(ReadState st, int64_t lo, int64_t hi,
-                                   bool reverse) {
+std::unique_ptr<Cursor> NewCursor(ReadState** st) {
   std::unique_ptr<Cursor> c(new Cursor());
-  Cursor::Rep& r = *c->rep_;
-  r.st = std::move(st);
-  r.reverse = reverse;
-  r.lo = lo;
-  r.hi = hi;
-  if (lo > hi) return c;
-  std::vector<Source> srcs;
-  r.st.Gather(lo, hi, &srcs);
-  uint64_t total = 0;
-  for (const Source& s : srcs) {
-    SrcState ss{s.run, {}, 0, 0};
-    size_t b = s.run->LowerBound(lo);
-    size_t e = hi == kMaxTs ? s.run->size() : s.run->UpperBoundFrom(b, hi);
-    SourceVisible(s, b, e, &ss.vis);
-    if (ss.vis.empty()) continue;
-    for (const IdxRange& v : ss.vis) total += v.e - v.b;
-    ss.pos = reverse ? ss.vis.back().e : ss.vis.front().b;
-    r.srcs.push_back(std::move(ss));
-  }
-  c->remaining_ = total;
+  *st = &c->rep_->st;
+  return c;
+}
+
+void OpenCursor(Cursor* c, int64_t lo, int64_t hi, bool reverse) {
+  c->remaining_ = c->rep_->Open(lo, hi, reverse);
+}
+
+std::unique_ptr<Cursor> MakeCursor(const ReadState& st, int64_t lo, int64_t hi,
+                                   bool reverse) {
+  ReadState* mine;
+  std::unique_ptr<Cursor> c = NewCursor(&mine);
+  *mine = st;
+  OpenCursor(c.get(), lo, hi, reverse);
   return c;
 }
 

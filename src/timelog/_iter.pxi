@@ -6,7 +6,7 @@ cdef TimelogIter _new_iter(Timelog log, int64_t lo, int64_t hi, bint empty, bint
     log._reader()
     # Allocate first: an allocation may run finalizers that close the log,
     # so the engine pointer is fetched afterwards.
-    cdef TimelogIter it = TimelogIter.__new__(TimelogIter, _TOKEN)
+    cdef TimelogIter it = TimelogIter.__new__(TimelogIter)
     eng = log._reader()
     it._bind(log)
     it._reverse = reverse
@@ -64,10 +64,13 @@ cdef class TimelogIter(_Pinned):
     cdef bint _reverse
     cdef bint _started               # rows were fetched from the cursor (reversed() refuses)
 
-    def __cinit__(self, *args, **kwargs):
-        if len(args) != 1 or args[0] is not _TOKEN or kwargs:
-            raise TypeError("TimelogIter cannot be created directly; use iter(log), "
-                            "log[t1:t2], log.range(), ...")
+    # No __cinit__: the module makes iterators with TimelogIter.__new__ (no
+    # argument tuple to build and parse per range read); TimelogIter() from
+    # Python reaches __init__, which refuses. One made by TimelogIter.__new__
+    # from Python belongs to no log: every read of it raises TimelogError.
+    def __init__(self, *args, **kwargs):
+        raise TypeError("TimelogIter cannot be created directly; use iter(log), "
+                        "log[t1:t2], log.range(), ...")
 
     def __dealloc__(self):
         if self._buf != NULL:
@@ -221,7 +224,7 @@ cdef class TimelogIter(_Pinned):
             raise TypeError("reversed() needs a TimelogIter that has not yielded anything "
                             "yet; this one has: use log.range(t1, t2, reverse=True) or "
                             "reversed(log)")
-        it = TimelogIter.__new__(TimelogIter, _TOKEN)
+        it = TimelogIter.__new__(TimelogIter)
         self._check()                   # the allocation may have run finalizers
         it._bind(self._log)
         it._reverse = not self._reverse

@@ -199,6 +199,12 @@ class Snapshot {
 };
 
 // Iterates one snapshot. Holds shared ownership of the snapshot's data.
+// Cursors are recycled: a destroyed cursor's storage (the object and its
+// internal state, with every reference to the snapshot's data released) is
+// kept by the destroying thread for the next cursor made on it, a few per
+// thread, so making a cursor usually allocates nothing. That cache is
+// per-thread and tied to no Engine (thread safety: none needed; see
+// snapshot.cc), so a cursor may be destroyed on any thread, after its Engine.
 class Cursor {
  public:
   ~Cursor();
@@ -215,12 +221,16 @@ class Cursor {
   // Visible records not yet returned. O(1).
   uint64_t Remaining() const { return remaining_; }
 
+  // Storage from / back to the calling thread's cursor cache.
+  static void operator delete(void* p, size_t size) noexcept;
+  struct Rep;  // internal (snapshot.cc); named by the cursor cache
+
  private:
-  friend std::unique_ptr<Cursor> MakeCursor(ReadState st, int64_t lo,
-                                            int64_t hi, bool reverse);
+  friend std::unique_ptr<Cursor> NewCursor(ReadState** st);
+  friend void OpenCursor(Cursor* c, int64_t lo, int64_t hi, bool reverse);
+  static void* operator new(size_t size);
   Cursor();
-  struct Rep;
-  std::unique_ptr<Rep> rep_;
+  Rep* rep_;  // owned: ~Cursor gives it back to the thread's cursor cache
   uint64_t remaining_ = 0;
 };
 
