@@ -1,7 +1,10 @@
 // Snapshot and Cursor: the public read API over a ReadState.
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -312,68 +315,81 @@ size_t Cursor::Rep::NextReverse(const Sink& sink, size_t cap) {
 // read, and two heap allocations and frees (the Cursor and its Rep, plus the
 // Rep's vectors) were a third of it. Each thread keeps a few dropped cursors'
 // storage for its next ones: a Cursor block and a cleared Rep, vectors'
-// capacity included. The cache is thread-local, so it needs no lock and no
+// capacity included. The cache is per thread, so it needs no lock and no
 // atomic, and it belongs to no Engine: a cursor may outlive its engine, and
 // may be destroyed on another thread than the one that made it (its storage
 // then joins that thread's cache). A cached Rep holds no shared ownership of
 // anything (Clear() released it when the cursor was destroyed), so the cache
 // never keeps a version, a run or a memtable alive.
 //
-// Lifetime: the cache itself is trivially destructible (a constant-initialised
-// thread_local, readable until the thread's storage is gone); a second,
-// non-trivial thread_local frees what it holds when the thread exits and marks
-// it dead, after which the thread's cursors go straight back to the heap (for
-// a cursor destroyed from another thread_local's or a static's destructor).
+// Lifetime: a thread's cache is a heap block reached through a pthread key,
+// made when the thread first gives a cursor back and freed by the key's
+// destructor when the thread exits (after the thread's C++ thread_local
+// destructors, so cursors those drop are freed with it; one given back
+// later still makes a cache, which glibc's next destructor round frees).
+// Not a C++ thread_local: in the Python extension that would be dynamic TLS,
+// which glibc frees from whichever thread next reuses the exited thread's
+// stack, synchronised in ways ThreadSanitizer cannot see, so py-tsan reported
+// the exiting thread's last access to it as a race with that free. Each
+// thread's block here is made and freed by that thread alone.
 
 namespace {
 
 constexpr size_t kCursorCacheSlots = 4;
 
 struct CursorCache {
-  void* blocks[kCursorCacheSlots];    // storage for a Cursor object
+  void* blocks[kCursorCacheSlots];  // storage for a Cursor object
   Cursor::Rep* reps[kCursorCacheSlots];
   size_t nblocks;
   size_t nreps;
-  bool armed;  // the reaper is registered for this thread
-  bool dead;   // the reaper ran: cache nothing more
 };
 
-constinit thread_local CursorCache tl_cursor_cache{};
+// The key's destructor: runs on the exiting thread, with its slot cleared.
+void FreeCursorCache(void* p) noexcept {
+  auto* c = static_cast<CursorCache*>(p);
+  for (size_t i = 0; i < c->nreps; ++i) delete c->reps[i];
+  for (size_t i = 0; i < c->nblocks; ++i) ::operator delete(c->blocks[i]);
+  delete c;
+}
 
-struct CursorCacheReaper {
-  ~CursorCacheReaper() {
-    CursorCache& c = tl_cursor_cache;
-    c.dead = true;
-    for (size_t i = 0; i < c.nreps; ++i) delete c.reps[i];
-    for (size_t i = 0; i < c.nblocks; ++i) ::operator delete(c.blocks[i]);
-    c.nreps = c.nblocks = 0;
+// Made while the library loads (zero, i.e. `ok == false`, before that: no
+// thread caches then). pthread_key_create fails only when the process has
+// used up its keys; every thread then goes straight to the heap.
+struct CursorCacheKey {
+  pthread_key_t key{};
+  bool ok = false;
+  CursorCacheKey() noexcept {
+    ok = pthread_key_create(&key, &FreeCursorCache) == 0;
   }
-  void Arm() {}
 };
+const CursorCacheKey g_cursor_cache_key;
 
-thread_local CursorCacheReaper tl_cursor_cache_reaper;
-
-// Whether the calling thread may cache (registers the reaper on first use).
-bool CacheUsable(CursorCache& c) {
-  if (c.dead) return false;
-  if (!c.armed) {
-    tl_cursor_cache_reaper.Arm();  // odr-use: constructs it, registers ~
-    c.armed = true;
+// The calling thread's cache, or null if it has none (and `make` is false or
+// one cannot be made).
+CursorCache* ThreadCache(bool make) noexcept {
+  if (!g_cursor_cache_key.ok) return nullptr;
+  void* p = pthread_getspecific(g_cursor_cache_key.key);
+  if (p != nullptr || !make) return static_cast<CursorCache*>(p);
+  auto* c = new (std::nothrow) CursorCache{};
+  if (c == nullptr) return nullptr;
+  if (pthread_setspecific(g_cursor_cache_key.key, c) != 0) {
+    delete c;
+    return nullptr;
   }
-  return true;
+  return c;
 }
 
 Cursor::Rep* TakeRep() {
-  CursorCache& c = tl_cursor_cache;
-  if (c.nreps > 0) return c.reps[--c.nreps];
+  CursorCache* c = ThreadCache(false);
+  if (c != nullptr && c->nreps > 0) return c->reps[--c->nreps];
   return new Cursor::Rep();
 }
 
 void GiveRep(Cursor::Rep* r) noexcept {
   r->Clear();
-  CursorCache& c = tl_cursor_cache;
-  if (c.nreps < kCursorCacheSlots && r->Reusable() && CacheUsable(c)) {
-    c.reps[c.nreps++] = r;
+  CursorCache* c = r->Reusable() ? ThreadCache(true) : nullptr;
+  if (c != nullptr && c->nreps < kCursorCacheSlots) {
+    c->reps[c->nreps++] = r;
   } else {
     delete r;
   }
@@ -382,17 +398,18 @@ void GiveRep(Cursor::Rep* r) noexcept {
 }  // namespace
 
 void* Cursor::operator new(size_t size) {
-  CursorCache& c = tl_cursor_cache;
-  if (size == sizeof(Cursor) && c.nblocks > 0) return c.blocks[--c.nblocks];
+  CursorCache* c = ThreadCache(false);
+  if (size == sizeof(Cursor) && c != nullptr && c->nblocks > 0) {
+    return c->blocks[--c->nblocks];
+  }
   return ::operator new(size);
 }
 
 void Cursor::operator delete(void* p, size_t size) noexcept {
   if (p == nullptr) return;
-  CursorCache& c = tl_cursor_cache;
-  if (size == sizeof(Cursor) && c.nblocks < kCursorCacheSlots &&
-      CacheUsable(c)) {
-    c.blocks[c.nblocks++] = p;
+  CursorCache* c = size == sizeof(Cursor) ? ThreadCache(true) : nullptr;
+  if (c != nullptr && c->nblocks < kCursorCacheSlots) {
+    c->blocks[c->nblocks++] = p;
   } else {
     ::operator delete(p);
   }
