@@ -424,6 +424,52 @@ class ModelledEngineTest : public ::testing::Test {
   uint64_t h_ = 0;
 };
 
+// Maintenance stages applied after writing, to move data between layers.
+enum Stage { kNone = 0, kFlush, kPartial, kSettled, kNumStages };
+
+inline const char* StageName(int s) {
+  switch (s) {
+    case kNone: return "none";
+    case kFlush: return "flush";
+    case kPartial: return "partial";
+    case kSettled: return "settled";
+  }
+  return "?";
+}
+
+inline void ApplyStage(Engine* e, int stage) {
+  switch (stage) {
+    case kNone:
+      break;
+    case kFlush:
+      e->Flush();
+      break;
+    case kPartial:
+      e->Compact();
+      e->MaintStep();
+      e->MaintStep();
+      break;
+    case kSettled:
+      SettleAll(e);
+      break;
+  }
+}
+
+// A ModelledEngineTest whose ForEachStage runs body(stage) once per
+// maintenance stage, each time on a fresh engine and model, under a trace
+// naming the stage.
+class StagedEngineTest : public ModelledEngineTest {
+ protected:
+  template <class Body>
+  void ForEachStage(Body body) {
+    for (int stage = 0; stage < kNumStages; ++stage) {
+      SCOPED_TRACE(StageName(stage));
+      Reset();
+      body(stage);
+    }
+  }
+};
+
 }  // namespace testing_util
 }  // namespace timelog
 
