@@ -1,3 +1,6 @@
+// FenceIndex: building the static B+-tree of fence keys and searching it
+// (fence.h has the layout and why).
+
 #include "fence.h"
 
 #include <algorithm>
