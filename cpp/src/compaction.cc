@@ -79,12 +79,12 @@ size_t MergeStart(const std::vector<SourceRef>& runs, uint64_t target_bytes) {
 // ----------------------------------------------------------------- entry
 
 void Compaction::FlushAll() {
-  std::lock_guard<std::mutex> lock(maint_mu_);
+  MutexLock lock(&maint_mu_);
   while (!state_.Current()->sealed.empty()) FlushOne();
 }
 
 bool Compaction::LockedStep() {
-  std::lock_guard<std::mutex> lock(maint_mu_);
+  MutexLock lock(&maint_mu_);
   return Step();
 }
 
@@ -116,6 +116,7 @@ void Compaction::FlushOne() {
       out.run = Run::FromBuilder(std::move(b), state_.page_rows());
     }
   }
+  sizer_.AssertHeld();  // its mutex is maint_mu_, held here
   sizer_.ObserveDensity(*s.run);
   state_.PublishRemoval(
       [&](Version& nv) {

@@ -12,9 +12,10 @@
 
 #include <atomic>
 #include <cstddef>
-#include <mutex>
 
 #include "engine_state.h"
+#include "mutex.h"
+#include "thread_annotations.h"
 #include "version.h"
 #include "window_sizer.h"
 
@@ -30,15 +31,15 @@ class Worker;
 class Compaction {
  public:
   Compaction(EngineState* state, Worker* worker)
-      : state_(*state), worker_(*worker), sizer_(state->cfg()) {}
+      : state_(*state), worker_(*worker), sizer_(state->cfg(), &maint_mu_) {}
   Compaction(const Compaction&) = delete;
   Compaction& operator=(const Compaction&) = delete;
 
   // Takes maint_mu and flushes every sealed run to L0 (Engine::Flush, after
   // the writer sealed the memtable).
-  void FlushAll();
+  void FlushAll() EXCLUDES(maint_mu_);
   // Takes maint_mu and performs one unit of work; false if idle.
-  bool LockedStep();
+  bool LockedStep() EXCLUDES(maint_mu_);
   // Asks the following steps to compact everything (Engine::Compact).
   void RequestCompact() {
     // relaxed: the flag is only a hint, re-read under maint_mu by Step().
@@ -47,22 +48,22 @@ class Compaction {
   int64_t window_size() const { return sizer_.window_size(); }
 
   // For Engine::PrepareFork / AfterFork*.
-  std::mutex& maint_mu() { return maint_mu_; }
+  Mutex& maint_mu() RETURN_CAPABILITY(maint_mu_) { return maint_mu_; }
 
  private:
-  // REQUIRES: maint_mu held. Flushes the oldest sealed run into L0.
-  void FlushOne();
-  // REQUIRES: maint_mu held. One unit of maintenance; false if idle.
-  bool Step();
-  // REQUIRES: maint_mu held (as are the three below).
-  void CompactL0(const VersionPtr& v);
-  bool DropCovered(const VersionPtr& v);
-  bool RewriteWindows(const VersionPtr& v, bool force);
+  // Flushes the oldest sealed run into L0.
+  void FlushOne() REQUIRES(maint_mu_);
+  // One unit of maintenance; false if idle.
+  bool Step() REQUIRES(maint_mu_);
+  void CompactL0(const VersionPtr& v) REQUIRES(maint_mu_);
+  bool DropCovered(const VersionPtr& v) REQUIRES(maint_mu_);
+  bool RewriteWindows(const VersionPtr& v, bool force) REQUIRES(maint_mu_);
 
   EngineState& state_;
   Worker& worker_;
-  std::mutex maint_mu_;
-  WindowSizer sizer_;  // ObserveDensity under maint_mu
+  // Taken before publish_mu / mu (EngineState) and wake_mu (Worker).
+  Mutex maint_mu_;
+  WindowSizer sizer_;  // its adaptive state is guarded by maint_mu_
   std::atomic<bool> compact_requested_{false};
 };
 

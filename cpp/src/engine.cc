@@ -3,13 +3,14 @@
 #include "timelog/engine.h"
 
 #include <algorithm>
-#include <mutex>
 #include <stdexcept>
 
 #include "compaction.h"
 #include "engine_state.h"
 #include "invariants.h"
+#include "mutex.h"
 #include "read_state.h"
+#include "thread_annotations.h"
 #include "version.h"
 #include "worker.h"
 #include "writer.h"
@@ -25,6 +26,12 @@ struct Engine::Rep {
         compaction(&state, &worker),
         worker(&state, &compaction),
         writer(&state, &worker) {}
+
+  // The fork hooks (engine.h). They hold every engine lock from PrepareFork
+  // to the After* call, across functions, which the analysis cannot follow.
+  void PrepareFork() noexcept NO_THREAD_SAFETY_ANALYSIS;
+  void AfterForkParent() noexcept NO_THREAD_SAFETY_ANALYSIS;
+  void AfterForkChild() noexcept NO_THREAD_SAFETY_ANALYSIS;
 
   EngineState state;
   Compaction compaction;
@@ -106,45 +113,48 @@ bool Engine::MaintenanceRunning() const { return rep_->worker.Running(); }
 
 // -------------------------------------------------------------------- fork
 
-void Engine::PrepareFork() noexcept {
-  Rep& r = *rep_;
-  r.worker.StopForFork();
+void Engine::PrepareFork() noexcept { rep_->PrepareFork(); }
+
+void Engine::AfterForkParent() noexcept { rep_->AfterForkParent(); }
+
+void Engine::AfterForkChild() noexcept { rep_->AfterForkChild(); }
+
+void Engine::Rep::PrepareFork() noexcept {
+  worker.StopForFork();
   // Take every lock, in the documented order maint_mu -> publish_mu -> mu ->
   // wake_mu (engine_state.h), so that at the fork no reader (mu), no handle
   // walk (publish_mu), no MaintenanceRunning() call (wake_mu)
   // and no maintenance step (maint_mu; none can run now, the worker is joined
   // and the writer is this thread) is inside a critical section: the child
   // would otherwise inherit a lock owned by a thread it does not have.
-  r.compaction.maint_mu().lock();
-  r.state.publish_mu().lock();  // no removal publish or handle walk in flight
-  r.state.mu().lock();
-  r.state.WaitForReadersToLeave();
-  r.worker.wake_mu().lock();
+  compaction.maint_mu().Lock();
+  state.publish_mu().Lock();  // no removal publish or handle walk in flight
+  state.mu().Lock();
+  state.WaitForReadersToLeave();
+  worker.wake_mu().Lock();
 }
 
-void Engine::AfterForkParent() noexcept {
-  Rep& r = *rep_;
+void Engine::Rep::AfterForkParent() noexcept {
   // Reverse order of PrepareFork; nothing changed while they were held.
-  r.worker.wake_mu().unlock();
-  r.state.mu().unlock();
-  r.state.publish_mu().unlock();
-  r.compaction.maint_mu().unlock();
-  r.worker.ResumeAfterFork();
+  worker.wake_mu().Unlock();
+  state.mu().Unlock();
+  state.publish_mu().Unlock();
+  compaction.maint_mu().Unlock();
+  worker.ResumeAfterFork();
 }
 
-void Engine::AfterForkChild() noexcept {
-  Rep& r = *rep_;
+void Engine::Rep::AfterForkChild() noexcept {
   // The child has one thread, this one, and it owns the four locks: POSIX
   // keeps a mutex locked by the forking thread valid and owned by it in the
   // child, so plain unlocks release them (the pthread_atfork pattern).
   // The condition variables are re-created in place instead (see
   // Worker::RenewCondVarsAfterFork).
-  r.worker.RenewCondVarsAfterFork();
-  r.worker.wake_mu().unlock();
-  r.state.mu().unlock();
-  r.state.publish_mu().unlock();
-  r.compaction.maint_mu().unlock();
-  r.worker.ResumeAfterFork();
+  worker.RenewCondVarsAfterFork();
+  worker.wake_mu().Unlock();
+  state.mu().Unlock();
+  state.publish_mu().Unlock();
+  compaction.maint_mu().Unlock();
+  worker.ResumeAfterFork();
 }
 
 // ------------------------------------------------------------------ reads
@@ -315,7 +325,7 @@ int Engine::VisitHandles(HandleVisitFn visit, void* ctx,
   const EngineState& r = rep_->state;
   // Pauses every removal publish (see engine_state.h): nothing can move from
   // the version to the drop callback until the walk and `then` are done.
-  std::lock_guard<std::mutex> pause(r.publish_mu());
+  MutexLock pause(&r.publish_mu());
   size_t rows, ooo;
   // The same consistent cut as a snapshot: the memtable counters are read
   // with the version they belong to.

@@ -32,6 +32,10 @@
 //   releases it without waiting for a later one. The drop callback is invoked
 //   with publish_mu held (and maint_mu when the removal was done by
 //   maintenance), never with mu or wake_mu.
+// * The locks are Mutex (mutex.h) and what each guards is annotated
+//   (GUARDED_BY, REQUIRES, EXCLUDES: thread_annotations.h); a clang build with
+//   -DTIMELOG_THREAD_SAFETY=ON checks them. The lock order is not checked
+//   (the locks live in different objects); it is kept by hand as above.
 // * fork: between Engine::PrepareFork and Engine::AfterFork* the forking
 //   thread holds maint_mu, publish_mu, mu and wake_mu and the worker is
 //   joined; Worker's `fork_resume` (writer-only) remembers whether to restart
@@ -41,13 +45,14 @@
 #define TIMELOG_SRC_ENGINE_STATE_H_
 
 #include <atomic>
-#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "alloc.h"
+#include "mutex.h"
 #include "read_state.h"
 #include "timelog/engine.h"
+#include "thread_annotations.h"
 #include "version.h"
 
 namespace timelog {
@@ -87,16 +92,16 @@ class EngineState {
                : WriteResult::kOk;
   }
 
-  VersionPtr Current() const {
-    std::lock_guard<std::mutex> lock(mu_);
+  VersionPtr Current() const EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
     return current_;
   }
 
   // The current version and its memtable's published row counts, read
   // together under mu (the consistent cut a snapshot takes), without entering
   // the reader count. For Engine::VisitHandles.
-  VersionPtr CurrentCut(size_t* rows, size_t* ooo) const {
-    std::lock_guard<std::mutex> lock(mu_);
+  VersionPtr CurrentCut(size_t* rows, size_t* ooo) const EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
     *rows = current_->mem->rows();
     *ooo = current_->mem->ooo_rows();
     return current_;
@@ -104,8 +109,8 @@ class EngineState {
 
   // Copies the current version, lets `f` change the copy, publishes it.
   template <class F>
-  void Mutate(F&& f) {
-    std::lock_guard<std::mutex> lock(mu_);
+  void Mutate(F&& f) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
     auto nv = std::make_shared<Version>(*current_);
     f(*nv);
     // relaxed: readers of sealed_count only need an eventually-fresh hint;
@@ -118,7 +123,8 @@ class EngineState {
   // through the drop callback as one step under publish_mu.
   // REQUIRES: mu, wake_mu and publish_mu not held.
   template <class F>
-  void PublishRemoval(F&& f, const std::vector<uint64_t>& dropped) {
+  void PublishRemoval(F&& f, const std::vector<uint64_t>& dropped)
+      EXCLUDES(publish_mu_, mu_) {
     // Two-phase report: take the receiver's room for the handles first, so
     // that a failure to allocate it abandons the removal (nothing published,
     // as if Mutate had thrown) instead of losing the handles after it.
@@ -130,7 +136,7 @@ class EngineState {
                              sizeof(uint64_t));
       }
     }
-    std::lock_guard<std::mutex> lock(publish_mu_);
+    MutexLock lock(&publish_mu_);
     try {
       Mutate(std::forward<F>(f));
     } catch (...) {
@@ -145,26 +151,28 @@ class EngineState {
   // A read state of the current version. Enters the reader count
   // (`readers_inside`); the caller must call LeaveRead() once it no longer
   // reads through *st or anything built from it (not needed if this throws).
-  void InitReadState(ReadState* st) const;
+  void InitReadState(ReadState* st) const EXCLUDES(mu_);
   // Reader entry without a read state: the current version and its
   // memtable's published row counts, read together under mu (what a
   // consistent read needs), entering the reader count like InitReadState.
   // The caller must call LeaveRead() once it no longer reads through it.
-  VersionPtr EnterRead(size_t* rows, size_t* ooo) const;
+  VersionPtr EnterRead(size_t* rows, size_t* ooo) const EXCLUDES(mu_);
   void LeaveRead() const;
 
   // ---- fork (Engine::PrepareFork / AfterFork*).
-  std::mutex& mu() const { return mu_; }
-  std::mutex& publish_mu() const { return publish_mu_; }
+  Mutex& mu() const RETURN_CAPABILITY(mu_) { return mu_; }
+  // Also Engine::VisitHandles, which holds it for its whole walk.
+  Mutex& publish_mu() const RETURN_CAPABILITY(publish_mu_) { return publish_mu_; }
   // Waits until no engine reader call is past `mu`. REQUIRES: mu held (so
   // none can enter).
-  void WaitForReadersToLeave() const;
+  void WaitForReadersToLeave() const REQUIRES(mu_);
 
  private:
   // Invokes the drop callback. REQUIRES: mu and wake_mu not held; called
   // through PublishRemoval (publish_mu held).
   // `token` is the drop_reserve reservation for `dropped` (or nullptr).
-  void Report(const std::vector<uint64_t>& dropped, void* token);
+  void Report(const std::vector<uint64_t>& dropped, void* token)
+      REQUIRES(publish_mu_);
 
   const Config cfg_;
   const size_t page_rows_;
@@ -172,10 +180,10 @@ class EngineState {
   const size_t ooo_cap_;
 
   // Published state.
-  mutable std::mutex mu_;
+  mutable Mutex mu_ ACQUIRED_AFTER(publish_mu_);
   // Removal publish + report (see the header comment); VisitHandles pauses it.
-  mutable std::mutex publish_mu_;
-  VersionPtr current_;
+  mutable Mutex publish_mu_;
+  VersionPtr current_ GUARDED_BY(mu_);
   // Mirror of current->sealed.size() for the lock-free pressure check.
   std::atomic<size_t> sealed_count_{0};
   // Engine reader calls (Count, Range, GetSnapshot, GetStats, ...) between

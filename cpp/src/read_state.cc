@@ -504,7 +504,7 @@ void EngineState::InitReadState(ReadState* st) const {
 }
 
 VersionPtr EngineState::EnterRead(size_t* rows, size_t* ooo) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   // relaxed: mu orders the increment before Engine::PrepareFork's check,
   // which runs with mu held.
   readers_inside_.fetch_add(1, std::memory_order_relaxed);

@@ -7,8 +7,8 @@
 
 namespace timelog {
 
-WindowSizer::WindowSizer(const Config& cfg)
-    : cfg_(cfg.adaptive), window_size_(cfg.window_size) {}
+WindowSizer::WindowSizer(const Config& cfg, Mutex* maint_mu)
+    : cfg_(cfg.adaptive), window_size_(cfg.window_size), maint_mu_(*maint_mu) {}
 
 void WindowSizer::ObserveDensity(const Run& run) {
   const AdaptiveConfig& a = cfg_;

@@ -1,8 +1,9 @@
 // WindowSizer: the L1 window size, adapted to the record density seen at flush.
 //
-// Thread safety: ObserveDensity runs only under maint_mu (the flush calls it),
-// which guards density_ema and flushes_seen; window_size is atomic, read by
-// compaction (under maint_mu) and by GetStats (no lock).
+// Thread safety: ObserveDensity runs only under maint_mu (the flush calls it;
+// the owning Compaction passes its maint_mu in), which guards density_ema and
+// flushes_seen; window_size is atomic, read by compaction (under maint_mu) and
+// by GetStats (no lock).
 
 #ifndef TIMELOG_SRC_WINDOW_SIZER_H_
 #define TIMELOG_SRC_WINDOW_SIZER_H_
@@ -10,14 +11,17 @@
 #include <atomic>
 #include <cstdint>
 
+#include "mutex.h"
 #include "run.h"
+#include "thread_annotations.h"
 #include "timelog/options.h"
 
 namespace timelog {
 
 class WindowSizer {
  public:
-  explicit WindowSizer(const Config& cfg);
+  // `maint_mu` guards the adaptive state; it outlives this object.
+  WindowSizer(const Config& cfg, Mutex* maint_mu);
   WindowSizer(const WindowSizer&) = delete;
   WindowSizer& operator=(const WindowSizer&) = delete;
 
@@ -28,17 +32,22 @@ class WindowSizer {
     return window_size_.load(std::memory_order_relaxed);
   }
 
-  // REQUIRES: maint_mu held. Folds the density of a flushed run into the
+  // Tells the analysis that the caller, holding maint_mu under its own name,
+  // holds this object's maint_mu (the same mutex).
+  void AssertHeld() const ASSERT_CAPABILITY(maint_mu_) {}
+
+  // Folds the density of a flushed run into the
   // moving average and, past warm-up, moves the window size toward
   // target_records / density (with hysteresis).
-  void ObserveDensity(const Run& run);
+  void ObserveDensity(const Run& run) REQUIRES(maint_mu_);
 
  private:
   const AdaptiveConfig cfg_;
   std::atomic<int64_t> window_size_;
-  // Adaptive window state (maint_mu).
-  double density_ema_ = 0.0;
-  uint32_t flushes_seen_ = 0;
+  Mutex& maint_mu_;
+  // Adaptive window state.
+  double density_ema_ GUARDED_BY(maint_mu_) = 0.0;
+  uint32_t flushes_seen_ GUARDED_BY(maint_mu_) = 0;
 };
 
 }  // namespace timelog

@@ -10,7 +10,7 @@
 namespace timelog {
 
 void Worker::Start() {
-  std::lock_guard<std::mutex> lock(wake_mu_);
+  MutexLock lock(&wake_mu_);
   if (running_) return;
   stop_ = false;
   running_ = true;
@@ -20,7 +20,7 @@ void Worker::Start() {
 void Worker::Stop() {
   std::thread t;
   {
-    std::lock_guard<std::mutex> lock(wake_mu_);
+    MutexLock lock(&wake_mu_);
     if (!running_) return;
     stop_ = true;
     running_ = false;
@@ -32,20 +32,20 @@ void Worker::Stop() {
 }
 
 bool Worker::Running() const {
-  std::lock_guard<std::mutex> lock(wake_mu_);
+  MutexLock lock(&wake_mu_);
   return running_;
 }
 
 void Worker::Wake() {
   {
-    std::lock_guard<std::mutex> lock(wake_mu_);
+    MutexLock lock(&wake_mu_);
     wake_ = true;
   }
   wake_cv_.notify_one();
 }
 
 void Worker::NotifyRoom() {
-  { std::lock_guard<std::mutex> lock(wake_mu_); }
+  { MutexLock lock(&wake_mu_); }
   room_cv_.notify_all();
 }
 
@@ -55,20 +55,21 @@ bool Worker::WaitForRoom(uint32_t timeout_ms) {
   };
   if (!under_pressure()) return true;
   state_.counters().backpressure_waits.fetch_add(1, std::memory_order_relaxed);
-  std::unique_lock<std::mutex> lock(wake_mu_);
+  MutexLock lock(&wake_mu_);
   if (!running_) return !under_pressure();
   wake_ = true;
   wake_cv_.notify_all();
-  room_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
-    return !running_ || !under_pressure();
-  });
+  wake_mu_.WaitFor(&room_cv_, std::chrono::milliseconds(timeout_ms),
+                   [&]() REQUIRES(wake_mu_) {
+                     return !running_ || !under_pressure();
+                   });
   return !under_pressure();
 }
 
 void Worker::Loop() {
   for (;;) {
     {
-      std::lock_guard<std::mutex> lock(wake_mu_);
+      MutexLock lock(&wake_mu_);
       if (stop_) return;
     }
     bool did = false;
@@ -79,10 +80,10 @@ void Worker::Loop() {
       state_.counters().compaction_retries.fetch_add(1, std::memory_order_relaxed);
     }
     if (did) continue;
-    std::unique_lock<std::mutex> lock(wake_mu_);
-    wake_cv_.wait_for(lock,
-                      std::chrono::milliseconds(state_.cfg().maintenance_wakeup_ms),
-                      [&] { return stop_ || wake_; });
+    MutexLock lock(&wake_mu_);
+    wake_mu_.WaitFor(&wake_cv_,
+                     std::chrono::milliseconds(state_.cfg().maintenance_wakeup_ms),
+                     [&]() REQUIRES(wake_mu_) { return stop_ || wake_; });
     wake_ = false;
   }
 }
@@ -92,7 +93,7 @@ void Worker::Loop() {
 void Worker::StopForFork() {
   bool was_running;
   {
-    std::lock_guard<std::mutex> lock(wake_mu_);
+    MutexLock lock(&wake_mu_);
     was_running = running_;
   }
   // Join the worker instead of trying to freeze it: it finishes the step it
@@ -110,7 +111,7 @@ void Worker::ResumeAfterFork() noexcept {
   try {
     Start();
   } catch (...) {
-    std::lock_guard<std::mutex> lock(wake_mu_);
+    MutexLock lock(&wake_mu_);
     running_ = false;
     stop_ = false;
   }

@@ -13,10 +13,11 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <thread>
 
 #include "engine_state.h"
+#include "mutex.h"
+#include "thread_annotations.h"
 
 namespace timelog {
 
@@ -30,42 +31,42 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   // Idempotent: starts the thread unless it runs. May throw std::system_error.
-  void Start();
+  void Start() EXCLUDES(wake_mu_);
   // Idempotent: stops and joins the thread.
-  void Stop();
-  bool Running() const;
+  void Stop() EXCLUDES(wake_mu_);
+  bool Running() const EXCLUDES(wake_mu_);
   // Asks the worker for a step now (it otherwise wakes every
   // maintenance_wakeup_ms).
-  void Wake();
+  void Wake() EXCLUDES(wake_mu_);
   // Wakes the writers waiting in WaitForRoom.
-  void NotifyRoom();
+  void NotifyRoom() EXCLUDES(wake_mu_);
   // Engine::WaitForRoom: blocks up to timeout_ms until the worker has made room.
-  bool WaitForRoom(uint32_t timeout_ms);
+  bool WaitForRoom(uint32_t timeout_ms) EXCLUDES(wake_mu_);
 
   // ---- fork (Engine::PrepareFork / AfterFork*), writer thread only.
   // Stops the worker, remembering whether it ran.
-  void StopForFork();
+  void StopForFork() EXCLUDES(wake_mu_);
   // Restarts the worker if StopForFork stopped it. Thread creation can fail
   // (std::system_error); the engine then stays in disabled mode, which is a
   // valid state Running() reports, rather than an exception out of a fork hook.
-  void ResumeAfterFork() noexcept;
-  std::mutex& wake_mu() { return wake_mu_; }
+  void ResumeAfterFork() noexcept EXCLUDES(wake_mu_);
+  Mutex& wake_mu() RETURN_CAPABILITY(wake_mu_) { return wake_mu_; }
   // In the child: re-creates the condition variables in place.
-  // REQUIRES: wake_mu held.
-  void RenewCondVarsAfterFork();
+  void RenewCondVarsAfterFork() REQUIRES(wake_mu_);
 
  private:
-  void Loop();
+  void Loop() EXCLUDES(wake_mu_);
 
   EngineState& state_;
   Compaction& compaction_;
-  mutable std::mutex wake_mu_;
+  mutable Mutex wake_mu_;
+  // Waited on with wake_mu held; notified with or without it.
   std::condition_variable wake_cv_;
   std::condition_variable room_cv_;
-  bool running_ = false;  // wake_mu
-  bool stop_ = false;     // wake_mu
-  bool wake_ = false;     // wake_mu
-  std::thread thread_;    // wake_mu
+  bool running_ GUARDED_BY(wake_mu_) = false;
+  bool stop_ GUARDED_BY(wake_mu_) = false;
+  bool wake_ GUARDED_BY(wake_mu_) = false;
+  std::thread thread_ GUARDED_BY(wake_mu_);
   // Writer thread only: StopForFork stopped a running worker; ResumeAfterFork
   // restarts it.
   bool fork_resume_ = false;

@@ -82,7 +82,7 @@
 
 namespace timelog {
 
-class Version;      // internal
+struct Version;     // internal
 class Memtable;     // internal
 class ReadState;    // internal
 
