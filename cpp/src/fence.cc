@@ -1,3 +1,5 @@
+// FenceIndex: building the index over a sorted timestamp column, and its searches.
+
 #include "fence.h"
 
 #include <algorithm>

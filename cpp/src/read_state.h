@@ -1,5 +1,4 @@
-// The state behind a Snapshot: one Version plus the memtable prefix, and the
-// read algorithms over it.
+// ReadState: the state behind a Snapshot (one Version plus the memtable prefix) and the read algorithms over it.
 //
 // Thread safety: immutable after Init(); any number of threads may call the
 // const methods concurrently (the caches they touch have their own mutexes).

@@ -1,5 +1,4 @@
-// Internal engine state: the active memtable, tombstones and the immutable
-// Version that readers snapshot.
+// Version, Memtable and tombstones: the active memtable and the immutable Version that readers snapshot.
 //
 // Thread safety
 // -------------

@@ -1,5 +1,4 @@
-// timelog engine: an in-memory, time-indexed multimap of (int64 timestamp,
-// uint64 handle) records, LSM-style.
+// timelog engine: an in-memory, time-indexed multimap of (int64 timestamp, uint64 handle) records, LSM-style.
 //
 // Structure (newest first):
 //   active memtable   append-only columns for in-order records + an
