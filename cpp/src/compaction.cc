@@ -107,7 +107,8 @@ void Compaction::FlushOne() {
       AddSlices(*s.run, vis, &slices);
       ColumnBuilder b;
       MergeSlices(slices, &b);
-      out.run = b.size() ? Run::FromBuilder(std::move(b), state_.page_rows()) : nullptr;
+      out.run = b.size() ? Run::FromBuilder(std::move(b), state_.page_rows())
+                         : nullptr;
       out.applied_seq = v->last_seq;
     } else if (s.run->wrapped() && s.run->size() * 2 < state_.mem_cap()) {
       // Mostly empty memtable columns: keep only what is used.
@@ -139,12 +140,14 @@ bool Compaction::Step() {
   }
   // relaxed: a hint; a request racing with this read is seen next step.
   const bool force = compact_requested_.load(std::memory_order_relaxed);
-  if (!v->l0.empty() && (v->l0.size() >= state_.cfg().max_delta_segments || force)) {
+  if (!v->l0.empty() &&
+      (v->l0.size() >= state_.cfg().max_delta_segments || force)) {
     CompactL0(v);
     return true;
   }
   if (DropCovered(v)) return true;
-  if ((force || state_.cfg().delete_debt_threshold > 0.0) && RewriteWindows(v, force)) {
+  if ((force || state_.cfg().delete_debt_threshold > 0.0) &&
+      RewriteWindows(v, force)) {
     return true;
   }
   // relaxed: the flag is a hint (see the load); clearing it orders nothing.
@@ -205,9 +208,10 @@ void Compaction::CompactL0(const VersionPtr& v) {
     w->runs.push_back({run, v->last_seq});
     const bool disjoint = Disjoint(w->runs);
     if (w->runs.size() > (disjoint ? kMaxDisjointRuns : kMaxWindowRuns)) {
-      w->runs = MergeWindowRuns(*v, w->runs,
-                                MergeStart(w->runs, state_.cfg().compaction.target_bytes),
-                                state_.page_rows(), &dropped);
+      w->runs = MergeWindowRuns(
+          *v, w->runs,
+          MergeStart(w->runs, state_.cfg().compaction.target_bytes),
+          state_.page_rows(), &dropped);
     }
     (*wl)[idx] = std::move(w);
     pos = end;
@@ -268,7 +272,8 @@ bool Compaction::DropCovered(const VersionPtr& v) {
         GcTombstones(nv);
       },
       dropped);
-  state_.counters().windows_dropped.fetch_add(windows_gone, std::memory_order_relaxed);
+  state_.counters().windows_dropped.fetch_add(windows_gone,
+                                              std::memory_order_relaxed);
   return true;
 }
 
@@ -295,9 +300,9 @@ bool Compaction::RewriteWindows(const VersionPtr& v, bool force) {
       if (force) {
         want = hidden > 0 || w->runs.size() > 1;
       } else {
-        want = hidden > 0 &&
-               static_cast<double>(hidden) >=
-                   state_.cfg().delete_debt_threshold * static_cast<double>(physical);
+        want = hidden > 0 && static_cast<double>(hidden) >=
+                                 state_.cfg().delete_debt_threshold *
+                                     static_cast<double>(physical);
       }
     }
     if (!want) {
@@ -349,7 +354,9 @@ void GcTombstones(Version& v) {
   };
   uint64_t min_applied = v.last_seq;
   for (auto* list : {&v.l0, &v.sealed}) {
-    for (SourceRef& sr : *list) min_applied = std::min(min_applied, advance(sr));
+    for (SourceRef& sr : *list) {
+      min_applied = std::min(min_applied, advance(sr));
+    }
   }
   auto wl = std::make_shared<WindowList>();
   wl->reserve(v.l1->size());
@@ -376,7 +383,8 @@ void GcTombstones(Version& v) {
                                   }) -
                  t;
   if (first == 0) return;
-  auto log = std::make_shared<TombLog>(std::max<size_t>(16, 2 * (count - first)));
+  auto log =
+      std::make_shared<TombLog>(std::max<size_t>(16, 2 * (count - first)));
   std::memcpy(log->items(), t + first, (count - first) * sizeof(Tombstone));
   v.tombs = std::move(log);
   v.tomb_n = count - first;

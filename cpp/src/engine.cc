@@ -39,7 +39,8 @@ struct Engine::Rep {
   Writer writer;
 };
 
-Engine::Engine(const Config& config) : config_(config), rep_(new Rep(config_)) {}
+Engine::Engine(const Config& config)
+    : config_(config), rep_(new Rep(config_)) {}
 
 std::unique_ptr<Engine> Engine::Create(const Config& config) {
   Config c = ValidateConfig(config);
@@ -193,15 +194,18 @@ std::shared_ptr<const Snapshot> Engine::GetSnapshot() const {
 }
 
 uint64_t Engine::Count(int64_t lo, int64_t hi) const {
-  return OnCurrent(rep_->state, [&](const ReadState& st) { return st.Count(lo, hi); });
+  return OnCurrent(rep_->state,
+                   [&](const ReadState& st) { return st.Count(lo, hi); });
 }
 
 std::optional<int64_t> Engine::Ceil(int64_t t) const {
-  return OnCurrent(rep_->state, [&](const ReadState& st) { return st.Ceil(t); });
+  return OnCurrent(rep_->state,
+                   [&](const ReadState& st) { return st.Ceil(t); });
 }
 
 std::optional<int64_t> Engine::Floor(int64_t t) const {
-  return OnCurrent(rep_->state, [&](const ReadState& st) { return st.Floor(t); });
+  return OnCurrent(rep_->state,
+                   [&](const ReadState& st) { return st.Floor(t); });
 }
 
 // Point reads skip the ReadState (memtable views) altogether: see EqualAt.

@@ -22,7 +22,8 @@ EngineState::EngineState(const Config& cfg)
 
 void EngineState::Report(const std::vector<uint64_t>& dropped, void* token) {
   if (dropped.empty()) return;
-  counters_.records_dropped.fetch_add(dropped.size(), std::memory_order_relaxed);
+  counters_.records_dropped.fetch_add(dropped.size(),
+                                      std::memory_order_relaxed);
   if (token != nullptr) {
     cfg_.drop_commit(cfg_.drop_ctx, token, dropped.data(), dropped.size());
   } else if (cfg_.on_drop) {

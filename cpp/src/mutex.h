@@ -33,7 +33,8 @@ class CAPABILITY("mutex") Mutex {
   // `pred` runs with the mutex held: annotate a lambda REQUIRES(mu).
   template <class Rep, class Period, class Pred>
   bool WaitFor(std::condition_variable* cv,
-               const std::chrono::duration<Rep, Period>& d, Pred pred) REQUIRES(this) {
+               const std::chrono::duration<Rep, Period>& d, Pred pred)
+      REQUIRES(this) {
     std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
     // Gives ownership back without unlocking, also if the wait throws (the
     // caller's MutexLock unlocks).

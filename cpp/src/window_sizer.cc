@@ -13,8 +13,8 @@ WindowSizer::WindowSizer(const Config& cfg, Mutex* maint_mu)
 void WindowSizer::ObserveDensity(const Run& run) {
   const AdaptiveConfig& a = cfg_;
   if (!a.enabled || run.size() == 0) return;
-  const double span =
-      static_cast<double>(run.max_ts()) - static_cast<double>(run.min_ts()) + 1.0;
+  const double span = static_cast<double>(run.max_ts()) -
+                      static_cast<double>(run.min_ts()) + 1.0;
   const double density = static_cast<double>(run.size()) / span;
   density_ema_ = flushes_seen_ == 0
                      ? density
@@ -23,8 +23,10 @@ void WindowSizer::ObserveDensity(const Run& run) {
   if (flushes_seen_ < a.warmup_flushes || density_ema_ <= 0) return;
   double want = static_cast<double>(a.target_records) / density_ema_;
   want = std::clamp(want, 1.0, 4.0e18);
-  if (a.min_window > 0) want = std::max(want, static_cast<double>(a.min_window));
-  if (a.max_window > 0) want = std::min(want, static_cast<double>(a.max_window));
+  if (a.min_window > 0)
+    want = std::max(want, static_cast<double>(a.min_window));
+  if (a.max_window > 0)
+    want = std::min(want, static_cast<double>(a.max_window));
   int64_t next = static_cast<int64_t>(want);
   if (a.window_quantum > 0) {
     next = std::max<int64_t>(a.window_quantum,

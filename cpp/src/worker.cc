@@ -77,13 +77,15 @@ void Worker::Loop() {
       did = compaction_.LockedStep();
     } catch (const std::bad_alloc&) {
       // Nothing was published: the step is retried after the wakeup period.
-      state_.counters().compaction_retries.fetch_add(1, std::memory_order_relaxed);
+      state_.counters().compaction_retries.fetch_add(1,
+                                                     std::memory_order_relaxed);
     }
     if (did) continue;
     MutexLock lock(&wake_mu_);
-    wake_mu_.WaitFor(&wake_cv_,
-                     std::chrono::milliseconds(state_.cfg().maintenance_wakeup_ms),
-                     [&]() REQUIRES(wake_mu_) { return stop_ || wake_; });
+    wake_mu_.WaitFor(
+        &wake_cv_,
+        std::chrono::milliseconds(state_.cfg().maintenance_wakeup_ms),
+        [&]() REQUIRES(wake_mu_) { return stop_ || wake_; });
     wake_ = false;
   }
 }

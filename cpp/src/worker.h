@@ -40,7 +40,8 @@ class Worker {
   void Wake() EXCLUDES(wake_mu_);
   // Wakes the writers waiting in WaitForRoom.
   void NotifyRoom() EXCLUDES(wake_mu_);
-  // Engine::WaitForRoom: blocks up to timeout_ms until the worker has made room.
+  // Engine::WaitForRoom: blocks up to timeout_ms until the worker has made
+  // room.
   bool WaitForRoom(uint32_t timeout_ms) EXCLUDES(wake_mu_);
 
   // ---- fork (Engine::PrepareFork / AfterFork*), writer thread only.

@@ -75,7 +75,8 @@ WriteResult Writer::AppendBatch(const int64_t* ts, const uint64_t* handles,
   const bool fits_now = n_ + on_ + n <= mem_cap && on_ + late_now <= ooo_cap;
   if (!fits_now) {
     const size_t late_fresh = LateRows(ts, n, kMinTs);
-    if (n > mem_cap || late_fresh > ooo_cap || (n >= 4096 && late_fresh * 8 > n)) {
+    if (n > mem_cap || late_fresh > ooo_cap ||
+        (n >= 4096 && late_fresh * 8 > n)) {
       AddBatchRun(ts, handles, n);
       return state_.Pressure();
     }
