@@ -1,6 +1,8 @@
-// ReadState: the sources and tombstones of one version, and the counts and bounds read from them.
+// ReadState: the sources and tombstones of one version, the counts and bounds read from them, and the engine's reader entry.
 
 #include "read_state.h"
+
+#include "engine_state.h"
 
 #include <algorithm>
 #include <limits>
@@ -460,6 +462,62 @@ void ReadState::CountBy(int64_t lo, int64_t hi, int64_t origin, int64_t every,
       counts[k] += c;
     }
   }
+}
+
+bool Partition(const Source& s, std::vector<IdxRange>* vis,
+               std::vector<uint64_t>* dropped) {
+  const size_t n = s.run->size();
+  size_t first = vis->size();
+  SourceVisible(s, 0, n, vis);
+  size_t pos = 0;
+  const uint64_t* h = s.run->handles();
+  for (size_t i = first; i < vis->size(); ++i) {
+    const IdxRange& r = (*vis)[i];
+    dropped->insert(dropped->end(), h + pos, h + r.b);
+    pos = r.e;
+  }
+  dropped->insert(dropped->end(), h + pos, h + n);
+  return !(vis->size() == first + 1 && (*vis)[first].b == 0 &&
+           (*vis)[first].e == n);
+}
+
+void AddSlices(const Run& run, const std::vector<IdxRange>& vis,
+               std::vector<ColumnSlice>* out) {
+  for (const IdxRange& r : vis) {
+    out->push_back({run.ts() + r.b, run.handles() + r.b, r.e - r.b});
+  }
+}
+
+// ------------------------------------------------------------ reader entry
+// The engine's reader calls build their read state here, from the published
+// version (EngineState, engine_state.h).
+
+void EngineState::InitReadState(ReadState* st) const {
+  size_t rows, ooo;
+  VersionPtr v = EnterRead(&rows, &ooo);
+  try {
+    st->Init(std::move(v), rows, ooo, page_rows_);
+  } catch (...) {
+    LeaveRead();
+    throw;
+  }
+}
+
+VersionPtr EngineState::EnterRead(size_t* rows, size_t* ooo) const {
+  MutexLock lock(&mu_);
+  // relaxed: mu orders the increment before Engine::PrepareFork's check,
+  // which runs with mu held.
+  readers_inside_.fetch_add(1, std::memory_order_relaxed);
+  *rows = current_->mem->rows();
+  *ooo = current_->mem->ooo_rows();
+  return current_;
+}
+
+void EngineState::LeaveRead() const {
+  // release: everything this reader did (including unlocking the per-run
+  // caches' mutexes) happens-before PrepareFork's acquire load sees the
+  // count drop.
+  readers_inside_.fetch_sub(1, std::memory_order_release);
 }
 
 }  // namespace timelog

@@ -1,5 +1,4 @@
-// The state behind a Snapshot: one Version plus the memtable prefix, and the
-// read algorithms over it.
+// ReadState: the state behind a Snapshot (one Version plus the memtable prefix) and the read algorithms over it.
 //
 // Thread safety: immutable after Init(); any number of threads may call the
 // const methods concurrently (the caches they touch have their own mutexes).
@@ -88,6 +87,14 @@ bool ContainsAt(const Version& v, size_t mem_n, size_t mem_on,
 // Visible row ranges of `s` among rows [b, e), ascending.
 void SourceVisible(const Source& s, size_t b, size_t e,
                    std::vector<IdxRange>* out);
+// Splits `s` rows [0, n) into visible ranges (appended to *vis) and hidden
+// handles (appended to *dropped). Returns true if anything is hidden.
+// (Seal and compaction: what a rewrite keeps and what it reports.)
+bool Partition(const Source& s, std::vector<IdxRange>* vis,
+               std::vector<uint64_t>* dropped);
+// Appends the rows of `run` in each of `vis` to *out.
+void AddSlices(const Run& run, const std::vector<IdxRange>& vis,
+               std::vector<ColumnSlice>* out);
 
 // A cursor over [lo, hi] of a copy of `st` (which it keeps alive).
 std::unique_ptr<Cursor> MakeCursor(const ReadState& st, int64_t lo, int64_t hi,

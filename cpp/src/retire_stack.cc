@@ -1,3 +1,5 @@
+// RetireStack: reservation, push, batch pop and the visit of the queued handles.
+//
 // Copyright (c) the timelog authors. All rights reserved.
 //
 // See retire_stack.h for the thread-safety contract and the invariants.

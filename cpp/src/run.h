@@ -1,5 +1,4 @@
-// Immutable sorted runs: the storage unit of sealed runs, L0 segments and L1
-// window runs.
+// Run: the immutable sorted run, the storage unit of sealed runs, L0 segments and L1 window runs.
 //
 // Thread safety: a Run is immutable after construction and may be read from
 // any number of threads without synchronisation. It is shared through

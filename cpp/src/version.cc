@@ -25,7 +25,7 @@ Memtable::Memtable(size_t cap_rows, size_t ooo_cap_rows)
 std::shared_ptr<const Run> Memtable::InorderView(size_t n,
                                                  size_t page_rows) const {
   if (n == 0) return nullptr;
-  std::lock_guard<std::mutex> lock(cache_mu_);
+  MutexLock lock(&cache_mu_);
   if (in_cache_ && in_cache_n_ == n) return in_cache_;
   // No owner: the cache must not keep its memtable alive (that would be a
   // cycle); every holder of this view also holds the Version owning `this`.
@@ -42,7 +42,7 @@ std::shared_ptr<const Run> Memtable::OooView(size_t on,
                                              const std::vector<MemMark>& marks,
                                              size_t page_rows) const {
   if (on == 0) return nullptr;
-  std::lock_guard<std::mutex> lock(cache_mu_);
+  MutexLock lock(&cache_mu_);
   if (cache_ && cache_on_ == on && cache_marks_ == marks.size()) return cache_;
   std::vector<uint32_t> idx;
   idx.reserve(on);
@@ -63,7 +63,7 @@ std::shared_ptr<const Run> Memtable::OooView(size_t on,
 
 std::shared_ptr<const HideSet> Version::Hide(uint64_t applied_seq) const {
   if (applied_seq >= last_seq || tomb_n == 0) return nullptr;
-  std::lock_guard<std::mutex> lock(hide_mu_);
+  MutexLock lock(&hide_mu_);
   auto it = hide_cache_.find(applied_seq);
   if (it != hide_cache_.end()) return it->second;
   const Tombstone* t = tombs->items();

@@ -1,5 +1,4 @@
-// Internal engine state: the active memtable, tombstones and the immutable
-// Version that readers snapshot.
+// Version, Memtable and tombstones: the active memtable and the immutable Version that readers snapshot.
 //
 // Thread safety
 // -------------
@@ -24,11 +23,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "alloc.h"
+#include "mutex.h"
 #include "run.h"
+#include "thread_annotations.h"
 
 namespace timelog {
 
@@ -95,9 +95,11 @@ class Memtable {
   // Sorted, mark-filtered copy of OOO rows [0, on); cached per (on, marks).
   // Null if nothing is visible.
   std::shared_ptr<const Run> OooView(size_t on, const std::vector<MemMark>& marks,
-                                     size_t page_rows) const;
+                                     size_t page_rows) const
+      EXCLUDES(cache_mu_);
   // Zero-copy run over in-order rows [0, n); cached per n. Null if n == 0.
-  std::shared_ptr<const Run> InorderView(size_t n, size_t page_rows) const;
+  std::shared_ptr<const Run> InorderView(size_t n, size_t page_rows) const
+      EXCLUDES(cache_mu_);
 
  private:
   size_t cap_;
@@ -109,12 +111,13 @@ class Memtable {
   std::atomic<size_t> n_{0};
   std::atomic<size_t> on_{0};
 
-  mutable std::mutex cache_mu_;
-  mutable std::shared_ptr<const Run> cache_;
-  mutable size_t cache_on_ = 0;
-  mutable size_t cache_marks_ = 0;
-  mutable std::shared_ptr<const Run> in_cache_;
-  mutable size_t in_cache_n_ = 0;
+  // The views' caches (any reader thread).
+  mutable Mutex cache_mu_;
+  mutable std::shared_ptr<const Run> cache_ GUARDED_BY(cache_mu_);
+  mutable size_t cache_on_ GUARDED_BY(cache_mu_) = 0;
+  mutable size_t cache_marks_ GUARDED_BY(cache_mu_) = 0;
+  mutable std::shared_ptr<const Run> in_cache_ GUARDED_BY(cache_mu_);
+  mutable size_t in_cache_n_ GUARDED_BY(cache_mu_) = 0;
 };
 
 // A run inside the version plus the tombstone sequence already applied to it.
@@ -146,11 +149,13 @@ struct Version {
   uint64_t last_seq = 0;   // highest tombstone sequence issued so far
 
   // Union of tombstones with seq > applied_seq. Cached per version.
-  std::shared_ptr<const HideSet> Hide(uint64_t applied_seq) const;
+  std::shared_ptr<const HideSet> Hide(uint64_t applied_seq) const
+      EXCLUDES(hide_mu_);
 
  private:
-  mutable std::mutex hide_mu_;
-  mutable std::map<uint64_t, std::shared_ptr<const HideSet>> hide_cache_;
+  mutable Mutex hide_mu_;
+  mutable std::map<uint64_t, std::shared_ptr<const HideSet>> hide_cache_
+      GUARDED_BY(hide_mu_);
 
  public:
   Version() = default;

@@ -24,10 +24,28 @@ cdef extern from "_translate.h":
     void _translate_cpp_exception "timelog_translate_cpp_exception"() nogil
 
 
-cdef extern from "timelog/engine.h" namespace "timelog" nogil:
+cdef extern from "timelog/types.h" namespace "timelog" nogil:
     const int64_t kMinTs
     const int64_t kMaxTs
-    # Engine defaults (options.h); the option table in _options.py must agree.
+
+    cdef struct CRecord "timelog::Record":
+        int64_t ts
+        uint64_t handle
+
+    cdef enum class CWriteResult "timelog::WriteResult":
+        kOk "timelog::WriteResult::kOk"
+        kBusy "timelog::WriteResult::kBusy"
+
+    cdef cppclass CPageSpan "timelog::PageSpan":
+        const int64_t* ts
+        const uint64_t* handles
+        size_t size
+        # `owner` (std::shared_ptr<const void>) keeps the page alive; it is
+        # copied along with the struct and never touched directly.
+
+
+cdef extern from "timelog/options.h" namespace "timelog" nogil:
+    # Engine defaults; the option table in _options.py must agree.
     const uint64_t kDefaultMemtableMaxBytes
     const uint32_t kDefaultSealedMaxRuns
     const uint32_t kDefaultMaintenanceWakeupMs
@@ -38,10 +56,6 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
     const double kDefaultAlpha
     const uint32_t kDefaultWarmupFlushes
 
-    cdef struct CRecord "timelog::Record":
-        int64_t ts
-        uint64_t handle
-
     ctypedef void* (*CDropReserveFn "timelog::DropReserveFn")(void* ctx, size_t n) noexcept nogil
     ctypedef void (*CDropCommitFn "timelog::DropCommitFn")(
         void* ctx, void* token, const uint64_t* handles, size_t n) noexcept nogil
@@ -50,10 +64,6 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
     cdef enum class CMaintenanceMode "timelog::MaintenanceMode":
         kBackground "timelog::MaintenanceMode::kBackground"
         kDisabled "timelog::MaintenanceMode::kDisabled"
-
-    cdef enum class CWriteResult "timelog::WriteResult":
-        kOk "timelog::WriteResult::kOk"
-        kBusy "timelog::WriteResult::kBusy"
 
     cdef cppclass CCompactionConfig "timelog::CompactionConfig":
         uint64_t target_bytes
@@ -89,6 +99,8 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
         CDropCommitFn drop_commit
         CDropCancelFn drop_cancel
 
+
+cdef extern from "timelog/stats.h" namespace "timelog" nogil:
     cdef cppclass CStats "timelog::Stats":
         pass   # read through StatsEntries
 
@@ -102,13 +114,8 @@ cdef extern from "timelog/engine.h" namespace "timelog" nogil:
 
     vector[CStatsEntry] StatsEntries(const CStats& s) except +_translate_cpp_exception
 
-    cdef cppclass CPageSpan "timelog::PageSpan":
-        const int64_t* ts
-        const uint64_t* handles
-        size_t size
-        # `owner` (std::shared_ptr<const void>) keeps the page alive; it is
-        # copied along with the struct and never touched directly.
 
+cdef extern from "timelog/engine.h" namespace "timelog" nogil:
     cdef cppclass CCursor "timelog::Cursor":
         size_t Next(CRecord* out, size_t cap) except +_translate_cpp_exception
         size_t NextColumns(int64_t* ts, uint64_t* handles, size_t cap) except +_translate_cpp_exception

@@ -18,7 +18,7 @@
 
 #include <new>
 #include <stdexcept>
-#include "timelog/engine.h"
+#include "timelog/types.h"
 
 static PyObject* timelog_error_class = NULL;
 

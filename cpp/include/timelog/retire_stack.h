@@ -1,3 +1,5 @@
+// RetireStack: the lock-free queue that carries dropped handles to the thread that releases them.
+//
 // Copyright (c) the timelog authors. All rights reserved.
 //
 // RetireStack carries dropped payload handles (opaque uint64_t) from any
