@@ -6,9 +6,10 @@
 //
 // Defaults: --n 1000000,20000000  --repeats 3  all workloads.
 // Every figure is reported as the median and the best (min) over the
-// repeats; on a shared, loaded machine the best-of ratios are the stabler. Each workload runs its floor
-// in the same process on the same data, so the results are ratios
-// (engine time / floor time; lower is better, 1.0 = as fast as the floor).
+// repeats; on a shared, loaded machine the best-of ratios are the stabler. Each
+// workload runs its floor in the same process on the same data, so the results
+// are ratios (engine time / floor time; lower is better, 1.0 = as fast as the
+// floor).
 //
 // Data: n records, ts = 10 * i (100 Hz in ms units), handle = i. The engine
 // uses the default Config (1 MiB memtable, 64 KiB pages, 1 h windows) in
@@ -67,13 +68,14 @@
 // per-record cost of ingest_inorder, full_scan and point_lookups from the
 // smallest to the largest n (target: ingest and scan <= 1.3x).
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <malloc.h>
 #include <map>
 #include <memory>
 #include <random>
@@ -158,7 +160,8 @@ std::unique_ptr<Engine> Ingest(const Data& d) {
   constexpr size_t kChunk = 4096;
   for (size_t i = 0; i < n; i += kChunk) {
     size_t k = std::min(kChunk, n - i);
-    if (e->AppendBatch(&d.ts[i], &d.h[i], k) == WriteResult::kBusy) Relieve(e.get());
+    if (e->AppendBatch(&d.ts[i], &d.h[i], k) == WriteResult::kBusy)
+      Relieve(e.get());
   }
   Settle(e.get());
   return e;
@@ -176,21 +179,22 @@ double FloorPushBack(const Data& d) {
 std::vector<Record> AsRecords(const Data& d) {
   std::vector<Record> v(d.ts.size());
   for (size_t i = 0; i < v.size(); ++i) v[i] = Record{d.ts[i], d.h[i]};
-  std::stable_sort(v.begin(), v.end(),
-                   [](const Record& a, const Record& b) { return a.ts < b.ts; });
+  std::stable_sort(v.begin(), v.end(), [](const Record& a, const Record& b) {
+    return a.ts < b.ts;
+  });
   return v;
 }
 
 struct Result {
   std::string workload;
   size_t n = 0;
-  double engine_s = 0;   // median seconds of the engine run
-  double floor_s = 0;    // median seconds of the floor run
+  double engine_s = 0;      // median seconds of the engine run
+  double floor_s = 0;       // median seconds of the floor run
   double engine_min_s = 0;  // fastest engine run
   double floor_min_s = 0;   // fastest floor run
-  uint64_t ops = 0;      // records or queries timed
-  std::string unit;      // what `ops` counts
-  double value = 0;      // for non-time metrics (bytes_per_record)
+  uint64_t ops = 0;         // records or queries timed
+  std::string unit;         // what `ops` counts
+  double value = 0;         // for non-time metrics (bytes_per_record)
   bool is_time = true;
   std::string note;
 };
@@ -222,19 +226,22 @@ struct Options {
   uint64_t seed = 42;
 };
 
-const char* kAllWorkloads[] = {"ingest_inorder", "ingest_ooo5",       "point_lookups",
-                               "point_lookups_engine", "point_lookups_mem",
-                               "point_lookups_l0",
-                               "range100",       "range_open",        "full_scan",         "range_deletes_10k",
-                               "cutoff_retention", "bytes_per_record"};
+const char* kAllWorkloads[] = {"ingest_inorder",    "ingest_ooo5",
+                               "point_lookups",     "point_lookups_engine",
+                               "point_lookups_mem", "point_lookups_l0",
+                               "range100",          "range_open",
+                               "full_scan",         "range_deletes_10k",
+                               "cutoff_retention",  "bytes_per_record"};
 
 bool Wanted(const Options& o, const std::string& w) {
   if (o.workloads.empty()) return true;
-  return std::find(o.workloads.begin(), o.workloads.end(), w) != o.workloads.end();
+  return std::find(o.workloads.begin(), o.workloads.end(), w) !=
+         o.workloads.end();
 }
 
 // Sum of ts over a cursor on [lo, hi]; returns rows read.
-uint64_t ScanSum(const timelog::Snapshot& s, int64_t lo, int64_t hi, uint64_t* sum) {
+uint64_t ScanSum(const timelog::Snapshot& s, int64_t lo, int64_t hi,
+                 uint64_t* sum) {
   auto cur = s.Range(lo, hi);
   Record buf[1024];
   uint64_t rows = 0, acc = 0;
@@ -255,8 +262,9 @@ double FloorScan(const std::vector<Record>& v) {
   return Seconds(t0, t1);
 }
 
-void RunIngest(const Options& o, size_t n, const std::string& name, const Data& d,
-               std::vector<Result>* out, std::unique_ptr<Engine>* keep) {
+void RunIngest(const Options& o, size_t n, const std::string& name,
+               const Data& d, std::vector<Result>* out,
+               std::unique_ptr<Engine>* keep) {
   std::vector<double> te, tf;
   for (int r = 0; r < o.repeats; ++r) {
     auto t0 = Clock::now();
@@ -287,10 +295,11 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
   FloorPushBack(d);
   Ingest(d).reset();
   std::unique_ptr<Engine> base;
-  const bool need_base = Wanted(o, "point_lookups") ||
-                         Wanted(o, "point_lookups_engine") || Wanted(o, "range100") ||
-                         Wanted(o, "range_open") || Wanted(o, "full_scan") || Wanted(o, "range_deletes_10k") ||
-                         Wanted(o, "bytes_per_record");
+  const bool need_base =
+      Wanted(o, "point_lookups") || Wanted(o, "point_lookups_engine") ||
+      Wanted(o, "range100") || Wanted(o, "range_open") ||
+      Wanted(o, "full_scan") || Wanted(o, "range_deletes_10k") ||
+      Wanted(o, "bytes_per_record");
 
   if (Wanted(o, "ingest_inorder")) {
     RunIngest(o, n, "ingest_inorder", d, out, &base);
@@ -361,8 +370,9 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
     });
   }
   if (Wanted(o, "point_lookups_engine")) {
-    point_lookups("point_lookups_engine",
-                  [&](int64_t k, std::vector<uint64_t>* eq) { base->Equal(k, eq); });
+    point_lookups(
+        "point_lookups_engine",
+        [&](int64_t k, std::vector<uint64_t>* eq) { base->Equal(k, eq); });
   }
   if (Wanted(o, "point_lookups_mem") || Wanted(o, "point_lookups_l0")) {
     Config c = BenchConfig();
@@ -371,8 +381,11 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
     for (size_t i = 0; i < n; i += 4096) {
       e->AppendBatch(&d.ts[i], &d.h[i], std::min<size_t>(4096, n - i));
     }
-    auto lookup = [&](int64_t k, std::vector<uint64_t>* eq) { e->Equal(k, eq); };
-    if (Wanted(o, "point_lookups_mem")) point_lookups("point_lookups_mem", lookup);
+    auto lookup = [&](int64_t k, std::vector<uint64_t>* eq) {
+      e->Equal(k, eq);
+    };
+    if (Wanted(o, "point_lookups_mem"))
+      point_lookups("point_lookups_mem", lookup);
     if (Wanted(o, "point_lookups_l0")) {
       e->Flush();
       point_lookups("point_lookups_l0", lookup);
@@ -461,7 +474,8 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
       auto t1 = Clock::now();
       g_sink = g_sink + sum;
       if (rows != n) {
-        std::fprintf(stderr, "full_scan: %lu rows\n", static_cast<unsigned long>(rows));
+        std::fprintf(stderr, "full_scan: %lu rows\n",
+                     static_cast<unsigned long>(rows));
         std::exit(2);
       }
       te.push_back(Seconds(t0, t1));
@@ -474,7 +488,8 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
 
   if (Wanted(o, "range_deletes_10k")) {
     std::vector<double> te, tdel, tf;
-    const int64_t span_records = std::max<int64_t>(1, static_cast<int64_t>(n / 100000));
+    const int64_t span_records =
+        std::max<int64_t>(1, static_cast<int64_t>(n / 100000));
     uint64_t rows = 0;
     for (int r = 0; r < o.repeats; ++r) {
       auto e = Ingest(d);
@@ -501,7 +516,8 @@ void RunSize(const Options& o, size_t n, std::vector<Result>* out) {
     Result res = TimedResult("range_deletes_10k", n, te, tf, n, "record", "");
     char buf[160];
     std::snprintf(buf, sizeof buf,
-                  "10k deletes %.1f ms + scan of %lu visible rows; floor: full-scan floor",
+                  "10k deletes %.1f ms + scan of %lu visible rows; floor: "
+                  "full-scan floor",
                   Median(tdel) * 1e3, static_cast<unsigned long>(rows));
     res.note = buf;
     out->push_back(res);
@@ -568,28 +584,34 @@ void Print(const Options& o, const std::vector<Result>& rs) {
     std::printf("{\n  \"results\": [\n");
     for (size_t i = 0; i < rs.size(); ++i) {
       const Result& r = rs[i];
-      std::printf("    {\"workload\": \"%s\", \"n\": %zu, ", r.workload.c_str(), r.n);
+      std::printf("    {\"workload\": \"%s\", \"n\": %zu, ", r.workload.c_str(),
+                  r.n);
       if (r.is_time) {
         std::printf(
-            "\"engine_s\": %.6f, \"floor_s\": %.6f, \"ops\": %lu, \"unit\": \"%s\", "
-            "\"engine_ns_per_op\": %.2f, \"floor_ns_per_op\": %.2f, \"ratio\": %.3f, "
+            "\"engine_s\": %.6f, \"floor_s\": %.6f, \"ops\": %lu, \"unit\": "
+            "\"%s\", "
+            "\"engine_ns_per_op\": %.2f, \"floor_ns_per_op\": %.2f, \"ratio\": "
+            "%.3f, "
             "\"engine_best_ns_per_op\": %.2f, \"floor_best_ns_per_op\": %.2f, "
             "\"ratio_best\": %.3f, ",
-            r.engine_s, r.floor_s, static_cast<unsigned long>(r.ops), r.unit.c_str(),
-            r.engine_s * 1e9 / r.ops, r.floor_s * 1e9 / r.ops, r.engine_s / r.floor_s,
-            r.engine_min_s * 1e9 / r.ops, r.floor_min_s * 1e9 / r.ops,
-            r.engine_min_s / r.floor_min_s);
+            r.engine_s, r.floor_s, static_cast<unsigned long>(r.ops),
+            r.unit.c_str(), r.engine_s * 1e9 / r.ops, r.floor_s * 1e9 / r.ops,
+            r.engine_s / r.floor_s, r.engine_min_s * 1e9 / r.ops,
+            r.floor_min_s * 1e9 / r.ops, r.engine_min_s / r.floor_min_s);
       } else {
-        std::printf("\"value\": %.3f, \"unit\": \"%s\", ", r.value, r.unit.c_str());
+        std::printf("\"value\": %.3f, \"unit\": \"%s\", ", r.value,
+                    r.unit.c_str());
       }
-      std::printf("\"note\": \"%s\"}%s\n", r.note.c_str(), i + 1 < rs.size() ? "," : "");
+      std::printf("\"note\": \"%s\"}%s\n", r.note.c_str(),
+                  i + 1 < rs.size() ? "," : "");
     }
     std::printf("  ],\n  \"growth\": {");
     bool first = true;
     for (const auto& [w, g] : growth) {
       if (g.e_small <= 0 || g.e_large <= 0) continue;
-      std::printf("%s\"%s\": {\"engine\": %.3f, \"floor\": %.3f}", first ? "" : ", ",
-                  w.c_str(), g.e_large / g.e_small, g.f_large / g.f_small);
+      std::printf("%s\"%s\": {\"engine\": %.3f, \"floor\": %.3f}",
+                  first ? "" : ", ", w.c_str(), g.e_large / g.e_small,
+                  g.f_large / g.f_small);
       first = false;
     }
     std::printf("},\n  \"repeats\": %d,\n  \"cold\": %s\n}\n", o.repeats,
@@ -597,20 +619,22 @@ void Print(const Options& o, const std::vector<Result>& rs) {
     return;
   }
   std::printf("%-18s %10s %12s %12s %7s %12s %12s %7s  %s\n", "workload", "n",
-              "engine ns/op", "floor ns/op", "ratio", "eng best", "floor best", "ratio",
-              "note");
-  std::printf("%-18s %10s %12s %12s %7s %12s %12s %7s\n", "", "", "(median)", "(median)",
-              "", "(min)", "(min)", "(min)");
+              "engine ns/op", "floor ns/op", "ratio", "eng best", "floor best",
+              "ratio", "note");
+  std::printf("%-18s %10s %12s %12s %7s %12s %12s %7s\n", "", "", "(median)",
+              "(median)", "", "(min)", "(min)", "(min)");
   for (const Result& r : rs) {
     if (r.is_time) {
-      std::printf("%-18s %10zu %12.2f %12.2f %7.3f %12.2f %12.2f %7.3f  per %s; %s\n",
-                  r.workload.c_str(), r.n, r.engine_s * 1e9 / r.ops, r.floor_s * 1e9 / r.ops,
-                  r.engine_s / r.floor_s, r.engine_min_s * 1e9 / r.ops,
-                  r.floor_min_s * 1e9 / r.ops, r.engine_min_s / r.floor_min_s,
-                  r.unit.c_str(), r.note.c_str());
+      std::printf(
+          "%-18s %10zu %12.2f %12.2f %7.3f %12.2f %12.2f %7.3f  per %s; %s\n",
+          r.workload.c_str(), r.n, r.engine_s * 1e9 / r.ops,
+          r.floor_s * 1e9 / r.ops, r.engine_s / r.floor_s,
+          r.engine_min_s * 1e9 / r.ops, r.floor_min_s * 1e9 / r.ops,
+          r.engine_min_s / r.floor_min_s, r.unit.c_str(), r.note.c_str());
     } else {
-      std::printf("%-18s %10zu %12.3f %12s %7s %12s %12s %7s  %s; %s\n", r.workload.c_str(),
-                  r.n, r.value, "-", "-", "-", "-", "-", r.unit.c_str(), r.note.c_str());
+      std::printf("%-18s %10zu %12.3f %12s %7s %12s %12s %7s  %s; %s\n",
+                  r.workload.c_str(), r.n, r.value, "-", "-", "-", "-", "-",
+                  r.unit.c_str(), r.note.c_str());
     }
   }
   if (!growth.empty()) {
@@ -619,8 +643,8 @@ void Print(const Options& o, const std::vector<Result>& rs) {
                 *std::max_element(o.ns.begin(), o.ns.end()));
     for (const auto& [w, g] : growth)
       if (g.e_small > 0 && g.e_large > 0)
-        std::printf("  %-18s engine %.3fx   floor %.3fx\n", w.c_str(), g.e_large / g.e_small,
-                    g.f_large / g.f_small);
+        std::printf("  %-18s engine %.3fx   floor %.3fx\n", w.c_str(),
+                    g.e_large / g.e_small, g.f_large / g.f_small);
   }
 }
 
@@ -637,10 +661,11 @@ std::vector<std::string> Split(const std::string& s) {
 }
 
 [[noreturn]] void Usage(const char* msg) {
-  std::fprintf(stderr,
-               "%s\nusage: engine_bench [--n N[,N...]] [--workload NAME[,NAME...]] "
-               "[--repeats R] [--json] [--cold] [--seed S]\nworkloads:",
-               msg);
+  std::fprintf(
+      stderr,
+      "%s\nusage: engine_bench [--n N[,N...]] [--workload NAME[,NAME...]] "
+      "[--repeats R] [--json] [--cold] [--seed S]\nworkloads:",
+      msg);
   for (const char* w : kAllWorkloads) std::fprintf(stderr, " %s", w);
   std::fprintf(stderr, "\n");
   std::exit(2);

@@ -24,8 +24,8 @@ namespace timelog {
 [[noreturn]] inline void ThrowAllocationError(const char* what, size_t n,
                                               size_t elem_size) {
   const long double bytes = static_cast<long double>(n) * elem_size;
-  static const char* const kUnits[] = {"bytes", "KiB", "MiB", "GiB", "TiB",
-                                       "PiB", "EiB"};
+  static const char* const kUnits[] = {"bytes", "KiB", "MiB", "GiB",
+                                       "TiB",   "PiB", "EiB"};
   long double shown = bytes;
   int unit = 0;
   while (shown >= 1024 && unit < 6) {

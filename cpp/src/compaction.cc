@@ -1,4 +1,5 @@
-// Compaction: FlushOne, Step, CompactL0, DropCovered, RewriteWindows and GcTombstones.
+// Compaction: FlushOne, Step, CompactL0, DropCovered, RewriteWindows and
+// GcTombstones.
 
 #include "compaction.h"
 
@@ -339,10 +340,9 @@ void GcTombstones(Version& v) {
   const size_t count = v.tomb_n;
   // Moves applied_seq past tombstones that cannot touch the run.
   auto advance = [&](SourceRef& sr) {
-    size_t i = std::upper_bound(t, t + count, sr.applied_seq,
-                                [](uint64_t s, const Tombstone& x) {
-                                  return s < x.seq;
-                                }) -
+    size_t i = std::upper_bound(
+                   t, t + count, sr.applied_seq,
+                   [](uint64_t s, const Tombstone& x) { return s < x.seq; }) -
                t;
     const int64_t lo = sr.run->min_ts(), hi = sr.run->max_ts();
     while (i < count && (t[i].hi < lo || t[i].lo > hi)) {
@@ -377,10 +377,9 @@ void GcTombstones(Version& v) {
     }
   }
   if (changed) v.l1 = wl;
-  size_t first = std::upper_bound(t, t + count, min_applied,
-                                  [](uint64_t s, const Tombstone& x) {
-                                    return s < x.seq;
-                                  }) -
+  size_t first = std::upper_bound(
+                     t, t + count, min_applied,
+                     [](uint64_t s, const Tombstone& x) { return s < x.seq; }) -
                  t;
   if (first == 0) return;
   auto log =

@@ -1,4 +1,5 @@
-// Compaction: flush of sealed runs into L0, L0 -> L1 compaction, covered-run drops, window rewrites and tombstone GC.
+// Compaction: flush of sealed runs into L0, L0 -> L1 compaction, covered-run
+// drops, window rewrites and tombstone GC.
 //
 // Thread safety: `maint_mu` serialises maintenance work (worker, Flush,
 // MaintStep): only its holder removes runs from the version, so a step may

@@ -1,4 +1,5 @@
-// Engine: creation, the writer methods' entry points, the worker's lifecycle, fork hooks, reads and stats.
+// Engine: creation, the writer methods' entry points, the worker's lifecycle,
+// fork hooks, reads and stats.
 
 #include "timelog/engine.h"
 

@@ -1,4 +1,5 @@
-// EngineState: the first version, the drop report and the fork's wait for readers.
+// EngineState: the first version, the drop report and the fork's wait for
+// readers.
 
 #include "engine_state.h"
 

@@ -1,4 +1,5 @@
-// The engine's published state: the current Version under `mu`, removal publishing, the drop report and the counters.
+// The engine's published state: the current Version under `mu`, removal
+// publishing, the drop report and the counters.
 //
 // Thread safety
 // -------------
@@ -53,8 +54,8 @@
 #include "alloc.h"
 #include "mutex.h"
 #include "read_state.h"
-#include "timelog/engine.h"
 #include "thread_annotations.h"
+#include "timelog/engine.h"
 #include "version.h"
 
 namespace timelog {

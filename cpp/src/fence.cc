@@ -39,7 +39,7 @@ void FenceIndex::Build(const int64_t* ts, size_t n, size_t block_rows) {
   levels_ = 0;
   if (n == 0) return;
   const size_t fence = ((n - 1) >> shift_) + 1;  // fence keys (blocks)
-  size_t count[kMaxLevels];  // nodes per level
+  size_t count[kMaxLevels];                      // nodes per level
   count[0] = (fence + kNodeKeys - 1) / kNodeKeys;
   levels_ = 1;
   while (count[levels_ - 1] > 1) {
@@ -55,8 +55,7 @@ void FenceIndex::Build(const int64_t* ts, size_t n, size_t block_rows) {
   keys_ = off;
   void* mem = std::aligned_alloc(kLine, keys_ * sizeof(int64_t));
   if (mem == nullptr) {
-    ThrowAllocationError("a sorted run's search index", keys_,
-                         sizeof(int64_t));
+    ThrowAllocationError("a sorted run's search index", keys_, sizeof(int64_t));
   }
   nodes_.reset(static_cast<int64_t*>(mem));
   int64_t* out = nodes_.get();
@@ -166,10 +165,11 @@ size_t FenceIndex::LowerBoundPortable(const int64_t* ts, size_t n,
       ts, n, t, FenceRankPortable(nodes_.get(), offset_, levels_, t), nullptr);
 }
 
-size_t FenceIndex::FinishBlock(const int64_t* ts, size_t n, int64_t t,
-                               size_t p, const uint64_t* companion) const {
+size_t FenceIndex::FinishBlock(const int64_t* ts, size_t n, int64_t t, size_t p,
+                               const uint64_t* companion) const {
   // p = number of fence keys < t. Block p - 1 starts below t and block p (if
-  // any) starts at or above it, so the answer is in (start of p - 1, start of p].
+  // any) starts at or above it, so the answer is in (start of p - 1, start of
+  // p].
   if (p == 0) return 0;
   const size_t b = (p - 1) << shift_;
   const size_t len = std::min(size_t{1} << shift_, n - b);

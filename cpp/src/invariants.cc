@@ -33,17 +33,19 @@ class Checker {
     const int64_t* ts = run->ts();
     const size_t n = run->size();
     for (size_t i = 1; i < n; ++i) {
-      if (ts[i] < ts[i - 1]) return Fail(where, " run ", index, " is not sorted at row ", i);
+      if (ts[i] < ts[i - 1])
+        return Fail(where, " run ", index, " is not sorted at row ", i);
     }
     for (size_t i = 0; i < n; ++i) {
       if (i == 0 || ts[i] != ts[i - 1]) {  // first row of a distinct timestamp
         if (run->LowerBound(ts[i]) != i) {
-          return Fail(where, " run ", index, ": LowerBound(", ts[i], ") = ",
-                      run->LowerBound(ts[i]), ", the scan says ", i);
+          return Fail(where, " run ", index, ": LowerBound(", ts[i],
+                      ") = ", run->LowerBound(ts[i]), ", the scan says ", i);
         }
         if (i > 0 && run->UpperBound(ts[i - 1]) != i) {
-          return Fail(where, " run ", index, ": UpperBound(", ts[i - 1], ") = ",
-                      run->UpperBound(ts[i - 1]), ", the scan says ", i);
+          return Fail(where, " run ", index, ": UpperBound(", ts[i - 1],
+                      ") = ", run->UpperBound(ts[i - 1]), ", the scan says ",
+                      i);
         }
       }
     }
@@ -51,7 +53,8 @@ class Checker {
       return Fail(where, " run ", index, ": UpperBound(max) != size");
     }
     if (run->min_ts() != ts[0] || run->max_ts() != ts[n - 1]) {
-      return Fail(where, " run ", index, ": min_ts/max_ts disagree with the rows");
+      return Fail(where, " run ", index,
+                  ": min_ts/max_ts disagree with the rows");
     }
   }
 
@@ -69,9 +72,12 @@ std::string CheckInvariants(const Version& v) {
   }
   const Tombstone* t = v.tombs->items();
   for (size_t i = 0; i < v.tomb_n && c.ok(); ++i) {
-    if (t[i].lo > t[i].hi) c.Fail("tombstone ", i, ": lo ", t[i].lo, " > hi ", t[i].hi);
-    if (i > 0 && t[i].seq <= t[i - 1].seq) c.Fail("tombstone ", i, ": seq not increasing");
-    if (t[i].seq > v.last_seq) c.Fail("tombstone ", i, ": seq ", t[i].seq, " > last_seq");
+    if (t[i].lo > t[i].hi)
+      c.Fail("tombstone ", i, ": lo ", t[i].lo, " > hi ", t[i].hi);
+    if (i > 0 && t[i].seq <= t[i - 1].seq)
+      c.Fail("tombstone ", i, ": seq not increasing");
+    if (t[i].seq > v.last_seq)
+      c.Fail("tombstone ", i, ": seq ", t[i].seq, " > last_seq");
   }
   for (size_t i = 0; i < v.sealed.size() && c.ok(); ++i) {
     c.RunInvariants("sealed", i, v.sealed[i], v.last_seq);
@@ -88,7 +94,8 @@ std::string CheckInvariants(const Version& v) {
     }
     for (size_t j = 0; j < w.runs.size() && c.ok(); ++j) {
       c.RunInvariants("L1 window", i, w.runs[j], v.last_seq);
-      if (c.ok() && (w.runs[j].run->min_ts() < w.lo || w.runs[j].run->max_ts() > w.hi)) {
+      if (c.ok() &&
+          (w.runs[j].run->min_ts() < w.lo || w.runs[j].run->max_ts() > w.hi)) {
         c.Fail("window ", i, " [", w.lo, ", ", w.hi, "]: run ", j, " holds [",
                w.runs[j].run->min_ts(), ", ", w.runs[j].run->max_ts(), "]");
       }
@@ -98,17 +105,19 @@ std::string CheckInvariants(const Version& v) {
   const Memtable& m = *v.mem;
   const size_t rows = m.rows(), ooo = m.ooo_rows();
   if (rows > m.cap() || ooo > m.ooo_cap()) {
-    c.Fail("memtable: ", rows, " + ", ooo, " rows published beyond capacity ", m.cap(),
-           " + ", m.ooo_cap());
+    c.Fail("memtable: ", rows, " + ", ooo, " rows published beyond capacity ",
+           m.cap(), " + ", m.ooo_cap());
     return c.result();
   }
   for (size_t i = 1; i < rows && c.ok(); ++i) {
-    if (m.ts()[i] < m.ts()[i - 1]) c.Fail("memtable: in-order rows not sorted at ", i);
+    if (m.ts()[i] < m.ts()[i - 1])
+      c.Fail("memtable: in-order rows not sorted at ", i);
   }
   for (const MemMark& mk : *v.marks) {
     if (!c.ok()) break;
     if (mk.lo > mk.hi) c.Fail("memtable mark: lo ", mk.lo, " > hi ", mk.hi);
-    if (mk.n_mark > rows || mk.ooo_mark > ooo) c.Fail("memtable mark beyond the published rows");
+    if (mk.n_mark > rows || mk.ooo_mark > ooo)
+      c.Fail("memtable mark beyond the published rows");
   }
   return c.result();
 }

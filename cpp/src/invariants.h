@@ -1,4 +1,5 @@
-// CheckInvariants: the structural invariants of one version, checked exhaustively.
+// CheckInvariants: the structural invariants of one version, checked
+// exhaustively.
 
 #ifndef TIMELOG_INVARIANTS_H_
 #define TIMELOG_INVARIANTS_H_

@@ -1,4 +1,5 @@
-// Mutex: std::mutex as an annotated capability, with the scoped MutexLock and condition-variable waits.
+// Mutex: std::mutex as an annotated capability, with the scoped MutexLock and
+// condition-variable waits.
 //
 // Thread safety: a Mutex is a std::mutex (same cost, same semantics); the
 // annotations only let clang's -Wthread-safety check who holds it. Waits use

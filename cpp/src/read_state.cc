@@ -1,13 +1,14 @@
-// ReadState: the sources and tombstones of one version, the counts and bounds read from them, and the engine's reader entry.
+// ReadState: the sources and tombstones of one version, the counts and bounds
+// read from them, and the engine's reader entry.
 
 #include "read_state.h"
-
-#include "engine_state.h"
 
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
+
+#include "engine_state.h"
 
 namespace timelog {
 
@@ -19,8 +20,9 @@ bool Overlaps(const Run& r, int64_t lo, int64_t hi) {
 
 // The hidden row range containing row i, if any.
 const IdxRange* IdxHideAt(const std::vector<IdxRange>& r, size_t i) {
-  auto it = std::upper_bound(r.begin(), r.end(), i,
-                             [](size_t x, const IdxRange& rg) { return x < rg.e; });
+  auto it =
+      std::upper_bound(r.begin(), r.end(), i,
+                       [](size_t x, const IdxRange& rg) { return x < rg.e; });
   if (it != r.end() && it->b <= i) return &*it;
   return nullptr;
 }
@@ -313,9 +315,9 @@ bool VisitAt(const Version& v, const MemPart& mem, int64_t t, F&& f) {
   };
   // L1 windows are disjoint: only the first with hi >= t can hold t.
   const WindowList& wl = *v.l1;
-  auto it = std::lower_bound(
-      wl.begin(), wl.end(), t,
-      [](const WindowPtr& w, int64_t x) { return w->hi < x; });
+  auto it =
+      std::lower_bound(wl.begin(), wl.end(), t,
+                       [](const WindowPtr& w, int64_t x) { return w->hi < x; });
   if (it != wl.end() && (*it)->lo <= t) {
     for (const SourceRef& sr : (*it)->runs) {
       if (immutable(sr)) return true;
@@ -329,9 +331,9 @@ bool VisitAt(const Version& v, const MemPart& mem, int64_t t, F&& f) {
   if (mem.n > 0 && mem.ts[0] <= t && t <= mem.ts[mem.n - 1]) {
     size_t b = BranchlessLowerBound(mem.ts, mem.n, t);
     const size_t e = EqualEnd(mem.ts, mem.n, b, t, [&] {
-      return t == kMaxTs ? mem.n
-                         : b + BranchlessLowerBound(mem.ts + b, mem.n - b,
-                                                    t + 1);
+      return t == kMaxTs
+                 ? mem.n
+                 : b + BranchlessLowerBound(mem.ts + b, mem.n - b, t + 1);
     });
     // A mark covering t hides the rows below its n_mark; the rows at t are
     // contiguous, so what stays visible is a suffix of [b, e).
@@ -375,8 +377,8 @@ void ReadState::Equal(int64_t t, std::vector<uint64_t>* out) const {
 
 bool ReadState::Contains(int64_t t) const {
   return VisitAt(*v_,
-                 MemAt(*v_, mem_run_ ? mem_run_->size() : 0, ooo_run_.get()),
-                 t, [](const uint64_t*, size_t, size_t) { return true; });
+                 MemAt(*v_, mem_run_ ? mem_run_->size() : 0, ooo_run_.get()), t,
+                 [](const uint64_t*, size_t, size_t) { return true; });
 }
 
 namespace {
@@ -397,8 +399,8 @@ void EqualAt(const Version& v, size_t mem_n, size_t mem_on, size_t page_rows,
           });
 }
 
-bool ContainsAt(const Version& v, size_t mem_n, size_t mem_on,
-                size_t page_rows, int64_t t) {
+bool ContainsAt(const Version& v, size_t mem_n, size_t mem_on, size_t page_rows,
+                int64_t t) {
   RunPtr ooo = OooAt(v, mem_on, page_rows);
   return VisitAt(v, MemAt(v, mem_n, ooo.get()), t,
                  [](const uint64_t*, size_t, size_t) { return true; });
@@ -443,11 +445,12 @@ void ReadState::CountBy(int64_t lo, int64_t hi, int64_t origin, int64_t every,
       const size_t k = static_cast<size_t>(q - q0);
       const __int128 next = origin + (q + 1) * every;  // next bucket's start
       const size_t last = vis.back().e;
-      size_t end = next > hi ? last
-                             : static_cast<size_t>(
-                                   std::lower_bound(ts + pos, ts + last,
-                                                    static_cast<int64_t>(next)) -
-                                   ts);
+      size_t end = next > hi
+                       ? last
+                       : static_cast<size_t>(
+                             std::lower_bound(ts + pos, ts + last,
+                                              static_cast<int64_t>(next)) -
+                             ts);
       uint64_t c = 0;
       while (vi < vis.size() && vis[vi].b < end) {
         size_t from = std::max(vis[vi].b, pos);

@@ -1,4 +1,5 @@
-// ReadState: the state behind a Snapshot (one Version plus the memtable prefix) and the read algorithms over it.
+// ReadState: the state behind a Snapshot (one Version plus the memtable prefix)
+// and the read algorithms over it.
 //
 // Thread safety: immutable after Init(); any number of threads may call the
 // const methods concurrently (the caches they touch have their own mutexes).
@@ -17,7 +18,7 @@ namespace timelog {
 // One sorted source as seen by a read, in rank order (older first).
 struct Source {
   const Run* run;
-  std::shared_ptr<const HideSet> hide;  // ts-space, may be null
+  std::shared_ptr<const HideSet> hide;    // ts-space, may be null
   const std::vector<IdxRange>* idx_hide;  // row-space (memtable), may be null
 };
 
@@ -81,8 +82,8 @@ class ReadState {
 // results, in the same order, as ReadState::Equal / Contains.
 void EqualAt(const Version& v, size_t mem_n, size_t mem_on, size_t page_rows,
              int64_t t, std::vector<uint64_t>* out);
-bool ContainsAt(const Version& v, size_t mem_n, size_t mem_on,
-                size_t page_rows, int64_t t);
+bool ContainsAt(const Version& v, size_t mem_n, size_t mem_on, size_t page_rows,
+                int64_t t);
 
 // Visible row ranges of `s` among rows [b, e), ascending.
 void SourceVisible(const Source& s, size_t b, size_t e,

@@ -1,4 +1,5 @@
-// RetireStack: reservation, push, batch pop and the visit of the queued handles.
+// RetireStack: reservation, push, batch pop and the visit of the queued
+// handles.
 //
 // Copyright (c) the timelog authors. All rights reserved.
 //
@@ -54,7 +55,8 @@ RetireStack::Node* RetireStack::NewNode(const uint64_t* handles,
   void* mem = ::operator new(sizeof(Node) + n * sizeof(uint64_t), std::nothrow);
   if (mem == nullptr) return nullptr;
   Node* node = new (mem) Node{nullptr, n, 0};
-  if (handles != nullptr) std::memcpy(node->handles(), handles, n * sizeof(uint64_t));
+  if (handles != nullptr)
+    std::memcpy(node->handles(), handles, n * sizeof(uint64_t));
   return node;
 }
 
@@ -115,9 +117,8 @@ void RetireStack::PushReserved(void* token, const uint64_t* handles,
     // every node further down the list visible too.
     // failure = relaxed: on failure we only learn the current head to retry
     // with; as above we never dereference it.
-  } while (!head_.compare_exchange_weak(expected, node,
-                                        std::memory_order_release,
-                                        std::memory_order_relaxed));
+  } while (!head_.compare_exchange_weak(
+      expected, node, std::memory_order_release, std::memory_order_relaxed));
 }
 
 bool RetireStack::Push(uint64_t handle) noexcept { return Push(&handle, 1); }
@@ -200,8 +201,8 @@ int RetireStack::Visit(int (*visit)(void* ctx, const uint64_t* handles,
   // Consumer-private part: stable, the caller excludes PopBatch().
   for (Node* node = front_; node != nullptr; node = node->next) {
     // offset < count by invariant (2).
-    const int rc = visit(ctx, node->handles() + node->offset,
-                         node->count - node->offset);
+    const int rc =
+        visit(ctx, node->handles() + node->offset, node->count - node->offset);
     if (rc != 0) return rc;
   }
   // acquire: pairs with the producers' release CAS (and its release

@@ -1,4 +1,5 @@
-// Run: an immutable sorted (ts, handle) column pair with its fence index, and the merges that build runs.
+// Run: an immutable sorted (ts, handle) column pair with its fence index, and
+// the merges that build runs.
 
 #include "run.h"
 
@@ -42,9 +43,10 @@ std::shared_ptr<const Run> Run::FromBuilder(ColumnBuilder&& b,
   r->page_rows_ = page_rows;
   if (b.cap_ != b.n_) {
     // Shrink to the exact size: runs live long, builders over-allocate.
-    auto ts = NewArray<int64_t>(b.n_ ? b.n_ : 1,
-                                "a sorted run's timestamp column");
-    auto h = NewArray<uint64_t>(b.n_ ? b.n_ : 1, "a sorted run's object column");
+    auto ts =
+        NewArray<int64_t>(b.n_ ? b.n_ : 1, "a sorted run's timestamp column");
+    auto h =
+        NewArray<uint64_t>(b.n_ ? b.n_ : 1, "a sorted run's object column");
     if (b.n_) {
       std::memcpy(ts.get(), b.ts_.get(), b.n_ * sizeof(int64_t));
       std::memcpy(h.get(), b.h_.get(), b.n_ * sizeof(uint64_t));
@@ -59,8 +61,8 @@ std::shared_ptr<const Run> Run::FromBuilder(ColumnBuilder&& b,
   r->ts_ = r->own_ts_.get();
   r->h_ = r->own_h_.get();
   r->BuildIndex(kFenceBlockRows);
-  r->bytes_ = r->n_ * (sizeof(int64_t) + sizeof(uint64_t)) +
-              r->index_.bytes() + sizeof(Run);
+  r->bytes_ = r->n_ * (sizeof(int64_t) + sizeof(uint64_t)) + r->index_.bytes() +
+              sizeof(Run);
   return r;
 }
 

@@ -1,4 +1,5 @@
-// Run: the immutable sorted run, the storage unit of sealed runs, L0 segments and L1 window runs.
+// Run: the immutable sorted run, the storage unit of sealed runs, L0 segments
+// and L1 window runs.
 //
 // Thread safety: a Run is immutable after construction and may be read from
 // any number of threads without synchronisation. It is shared through
@@ -85,7 +86,8 @@ class Run {
   // Bytes this run keeps allocated (columns + search index).
   size_t bytes() const { return bytes_; }
   // True if the run borrows another object's columns (a sealed memtable's),
-  // which may be larger than the run: flush repacks such runs when mostly empty.
+  // which may be larger than the run: flush repacks such runs when mostly
+  // empty.
   bool wrapped() const { return owner_ != nullptr; }
 
   // First row with ts >= t (n if none), through the FenceIndex: one 128-byte

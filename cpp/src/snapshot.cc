@@ -35,9 +35,9 @@ void Snapshot::CountBy(int64_t lo, int64_t hi, int64_t origin, int64_t every,
                        size_t nbuckets) const {
   uint64_t want = BucketCount(lo, hi, origin, every);  // checks every > 0
   if (want != nbuckets) {
-    throw std::invalid_argument(
-        "CountBy: nbuckets is " + std::to_string(nbuckets) + ", the range has " +
-        std::to_string(want) + " buckets");
+    throw std::invalid_argument("CountBy: nbuckets is " +
+                                std::to_string(nbuckets) + ", the range has " +
+                                std::to_string(want) + " buckets");
   }
   rep_->st.CountBy(lo, hi, origin, every, starts, counts, nbuckets);
 }

@@ -20,11 +20,11 @@ void Fill(StatsEntry* e, const OptionalTs& v) {
 
 std::vector<StatsEntry> StatsEntries(const Stats& s) {
   std::vector<StatsEntry> out;
-#define TIMELOG_STATS_ENTRY(section, type, name)                   \
-  {                                                                \
-    StatsEntry e{#section, #name, true, false, 0, 0};              \
-    Fill(&e, s.name);                                              \
-    out.push_back(e);                                              \
+#define TIMELOG_STATS_ENTRY(section, type, name)      \
+  {                                                   \
+    StatsEntry e{#section, #name, true, false, 0, 0}; \
+    Fill(&e, s.name);                                 \
+    out.push_back(e);                                 \
   }
   TIMELOG_STATS(TIMELOG_STATS_ENTRY)
 #undef TIMELOG_STATS_ENTRY

@@ -1,4 +1,5 @@
-// Clang thread-safety annotations (-Wthread-safety): macros that expand to nothing elsewhere.
+// Clang thread-safety annotations (-Wthread-safety): macros that expand to
+// nothing elsewhere.
 //
 // GUARDED_BY(mu) on a field: read or written only with mu held.
 // PT_GUARDED_BY(mu) on a pointer field: the pointee only with mu held.

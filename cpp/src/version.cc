@@ -1,4 +1,5 @@
-// The memtable (columns and read views of its prefix) and the per-version hide sets of tombstones.
+// The memtable (columns and read views of its prefix) and the per-version hide
+// sets of tombstones.
 
 #include "version.h"
 
@@ -32,8 +33,8 @@ std::shared_ptr<const Run> Memtable::InorderView(size_t n,
   // The view is rebuilt whenever rows were appended, so its index is coarse
   // (one key per page, as cheap to build as the old per-page fence); point
   // lookups do not use it (they search the memtable columns directly).
-  in_cache_ = Run::Wrap(ts_.get(), h_.get(), n, page_rows, nullptr, 0,
-                        page_rows);
+  in_cache_ =
+      Run::Wrap(ts_.get(), h_.get(), n, page_rows, nullptr, 0, page_rows);
   in_cache_n_ = n;
   return in_cache_;
 }
@@ -68,10 +69,9 @@ std::shared_ptr<const HideSet> Version::Hide(uint64_t applied_seq) const {
   if (it != hide_cache_.end()) return it->second;
   const Tombstone* t = tombs->items();
   // Tombstones are stored in sequence order.
-  size_t first = std::upper_bound(t, t + tomb_n, applied_seq,
-                                  [](uint64_t s, const Tombstone& x) {
-                                    return s < x.seq;
-                                  }) -
+  size_t first = std::upper_bound(
+                     t, t + tomb_n, applied_seq,
+                     [](uint64_t s, const Tombstone& x) { return s < x.seq; }) -
                  t;
   std::shared_ptr<const HideSet> result;
   if (first < tomb_n) {
@@ -118,11 +118,9 @@ void VisibleRanges(const Run& run, size_t b, size_t e, const HideSet* hide,
   int64_t first = ts[b];
   int64_t last = ts[e - 1];
   // First interval that can overlap [first, last].
-  auto it = std::lower_bound(
-      hide->begin(), hide->end(), first,
-      [](const std::pair<int64_t, int64_t>& iv, int64_t v) {
-        return iv.second < v;
-      });
+  auto it = std::lower_bound(hide->begin(), hide->end(), first,
+                             [](const std::pair<int64_t, int64_t>& iv,
+                                int64_t v) { return iv.second < v; });
   size_t pos = b;
   for (; it != hide->end() && it->first <= last; ++it) {
     size_t hb = std::max(pos, run.LowerBound(it->first));

@@ -1,4 +1,5 @@
-// Version, Memtable and tombstones: the active memtable and the immutable Version that readers snapshot.
+// Version, Memtable and tombstones: the active memtable and the immutable
+// Version that readers snapshot.
 //
 // Thread safety
 // -------------
@@ -94,7 +95,8 @@ class Memtable {
 
   // Sorted, mark-filtered copy of OOO rows [0, on); cached per (on, marks).
   // Null if nothing is visible.
-  std::shared_ptr<const Run> OooView(size_t on, const std::vector<MemMark>& marks,
+  std::shared_ptr<const Run> OooView(size_t on,
+                                     const std::vector<MemMark>& marks,
                                      size_t page_rows) const
       EXCLUDES(cache_mu_);
   // Zero-copy run over in-order rows [0, n); cached per n. Null if n == 0.
@@ -145,8 +147,8 @@ struct Version {
   std::shared_ptr<Memtable> mem;
   std::shared_ptr<const std::vector<MemMark>> marks;
   std::shared_ptr<TombLog> tombs;
-  size_t tomb_n = 0;       // tombstones [0, tomb_n) of `tombs` are visible
-  uint64_t last_seq = 0;   // highest tombstone sequence issued so far
+  size_t tomb_n = 0;      // tombstones [0, tomb_n) of `tombs` are visible
+  uint64_t last_seq = 0;  // highest tombstone sequence issued so far
 
   // Union of tombstones with seq > applied_seq. Cached per version.
   std::shared_ptr<const HideSet> Hide(uint64_t applied_seq) const
@@ -161,8 +163,14 @@ struct Version {
   Version() = default;
   // Copies the published state (not the cache).
   Version(const Version& o)
-      : l1(o.l1), l0(o.l0), sealed(o.sealed), mem(o.mem), marks(o.marks),
-        tombs(o.tombs), tomb_n(o.tomb_n), last_seq(o.last_seq) {}
+      : l1(o.l1),
+        l0(o.l0),
+        sealed(o.sealed),
+        mem(o.mem),
+        marks(o.marks),
+        tombs(o.tombs),
+        tomb_n(o.tomb_n),
+        last_seq(o.last_seq) {}
 };
 using VersionPtr = std::shared_ptr<const Version>;
 

@@ -1,4 +1,5 @@
-// Worker: the maintenance loop, Wake / NotifyRoom, WaitForRoom, start, stop and the fork restart.
+// Worker: the maintenance loop, Wake / NotifyRoom, WaitForRoom, start, stop and
+// the fork restart.
 
 #include "worker.h"
 
@@ -59,10 +60,9 @@ bool Worker::WaitForRoom(uint32_t timeout_ms) {
   if (!running_) return !under_pressure();
   wake_ = true;
   wake_cv_.notify_all();
-  wake_mu_.WaitFor(&room_cv_, std::chrono::milliseconds(timeout_ms),
-                   [&]() REQUIRES(wake_mu_) {
-                     return !running_ || !under_pressure();
-                   });
+  wake_mu_.WaitFor(
+      &room_cv_, std::chrono::milliseconds(timeout_ms),
+      [&]() REQUIRES(wake_mu_) { return !running_ || !under_pressure(); });
   return !under_pressure();
 }
 

@@ -1,4 +1,5 @@
-// Worker: the background maintenance thread, its wakeups, backpressure waits and start/stop.
+// Worker: the background maintenance thread, its wakeups, backpressure waits
+// and start/stop.
 //
 // Thread safety: `wake_mu` guards running/stop/wake/thread and pairs with
 // wake_cv (worker wakeups) and room_cv (writers waiting for backpressure

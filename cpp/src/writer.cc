@@ -1,4 +1,5 @@
-// Writer: Append, AppendBatch, AdoptSortedBatch, Delete (memtable marks), batch runs and Seal.
+// Writer: Append, AppendBatch, AdoptSortedBatch, Delete (memtable marks), batch
+// runs and Seal.
 
 #include "writer.h"
 
@@ -211,8 +212,7 @@ void Writer::Seal() {
   worker_.Wake();
 }
 
-void Writer::AddBatchRun(const int64_t* ts, const uint64_t* h,
-                              size_t count) {
+void Writer::AddBatchRun(const int64_t* ts, const uint64_t* h, size_t count) {
   // Build everything before publishing anything: an allocation failure leaves
   // the engine exactly as it was (the batch is not committed at all).
   // The rows at or above the running maximum are already in order; the others

@@ -1,4 +1,5 @@
-// Writer: the single writer's state (the active memtable and its counters) and the write path: append, batch runs, delete marks, seal.
+// Writer: the single writer's state (the active memtable and its counters) and
+// the write path: append, batch runs, delete marks, seal.
 //
 // Thread safety: every method and field is writer thread only (the caller
 // serialises the Engine's writer methods, engine.h). What readers see of the

@@ -1,13 +1,14 @@
 // Allocation failures name what could not be allocated and how big.
 
+#include "alloc.h"
+
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <limits>
 #include <new>
 #include <string>
 
-#include <gtest/gtest.h>
-
-#include "alloc.h"
 #include "timelog/engine.h"
 
 namespace timelog {
@@ -25,7 +26,8 @@ TEST(AllocTest, FailureNamesStructureRowsAndBytes) {
     FAIL() << "an impossible allocation succeeded: " << a.get();
   } catch (const AllocationError& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find("could not allocate the test column"), std::string::npos)
+    EXPECT_NE(what.find("could not allocate the test column"),
+              std::string::npos)
         << what;
     EXPECT_NE(what.find(std::to_string(kTooMany) + " rows x 8 bytes"),
               std::string::npos)
@@ -42,8 +44,9 @@ TEST(AllocTest, IsABadAllocAndCopiesKeepTheMessage) {
     ASSERT_NE(ae, nullptr);
     AllocationError copy = *ae;
     EXPECT_STREQ(copy.what(), e.what());
-    EXPECT_STREQ(e.what(),
-                 "could not allocate the memtable: 1024 rows x 16 bytes = 16.0 KiB");
+    EXPECT_STREQ(
+        e.what(),
+        "could not allocate the memtable: 1024 rows x 16 bytes = 16.0 KiB");
   }
 }
 

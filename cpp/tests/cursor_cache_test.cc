@@ -93,7 +93,8 @@ TEST(CursorCache, RecycledCursorsReadTheirOwnSnapshot) {
         size_t n = o.cur->Next(buf.data(), buf.size());
         ASSERT_LE(n, o.want.size());
         for (size_t i = 0; i < n; ++i) {
-          ASSERT_EQ((Rec{buf[i].ts, buf[i].handle}), o.want[i]) << "step " << step;
+          ASSERT_EQ((Rec{buf[i].ts, buf[i].handle}), o.want[i])
+              << "step " << step;
         }
         if (rng() % 2 == 0) {
           o.want.erase(o.want.begin(), o.want.begin() + static_cast<long>(n));
@@ -115,7 +116,8 @@ TEST(CursorCache, DroppedCursorStorageIsReused) {
   std::unique_ptr<Cursor> b = e->Range(30, 39, true);
   EXPECT_EQ(b.get(), where);  // the same storage, read afresh
   std::vector<Rec> want;
-  for (int64_t t = 39; t >= 30; --t) want.push_back({t, static_cast<uint64_t>(t)});
+  for (int64_t t = 39; t >= 30; --t)
+    want.push_back({t, static_cast<uint64_t>(t)});
   EXPECT_EQ(Drain(b.get()), want);
 }
 
@@ -189,7 +191,8 @@ TEST(CursorCache, CursorsCrossThreadsUnderWriterAndWorker) {
       size_t n = cur->Next(buf.data(), buf.size());
       if (n == 0) break;
       for (size_t i = 0; i < n && expect < w; ++i, ++expect) {
-        if (buf[i].ts != expect || buf[i].handle != static_cast<uint64_t>(expect)) {
+        if (buf[i].ts != expect ||
+            buf[i].handle != static_cast<uint64_t>(expect)) {
           errors.fetch_add(1, std::memory_order_relaxed);
           return;
         }
@@ -201,10 +204,12 @@ TEST(CursorCache, CursorsCrossThreadsUnderWriterAndWorker) {
   for (int t = 0; t < 2; ++t) {  // makers: make cursors, keep some in slots
     threads.emplace_back([&, t] {
       std::mt19937_64 rng(100 + t);
-      for (int iter = 0; iter < 3000 || !done.load(std::memory_order_relaxed); ++iter) {
+      for (int iter = 0; iter < 3000 || !done.load(std::memory_order_relaxed);
+           ++iter) {
         // acquire: pairs with the writer's release store.
         const int64_t w = committed.load(std::memory_order_acquire);
-        const int64_t lo = w > 0 ? static_cast<int64_t>(rng() % static_cast<uint64_t>(w)) : 0;
+        const int64_t lo =
+            w > 0 ? static_cast<int64_t>(rng() % static_cast<uint64_t>(w)) : 0;
         std::unique_ptr<Cursor> cur = e->Range(lo, kMaxTs);
         if (cur->Remaining() < static_cast<uint64_t>(w - lo)) {
           errors.fetch_add(1, std::memory_order_relaxed);
@@ -213,7 +218,8 @@ TEST(CursorCache, CursorsCrossThreadsUnderWriterAndWorker) {
           check(cur.get(), lo, std::min<int64_t>(w, lo + 100));
           continue;  // destroyed here
         }
-        Cursor* old = slots[rng() % kSlots].exchange(cur.release(), std::memory_order_acq_rel);
+        Cursor* old = slots[rng() % kSlots].exchange(cur.release(),
+                                                     std::memory_order_acq_rel);
         delete old;  // another maker's cursor, maybe
       }
     });
@@ -221,7 +227,8 @@ TEST(CursorCache, CursorsCrossThreadsUnderWriterAndWorker) {
   threads.emplace_back([&] {  // dropper: reads and destroys others' cursors
     std::mt19937_64 rng(7);
     while (!done.load(std::memory_order_relaxed)) {
-      Cursor* cur = slots[rng() % kSlots].exchange(nullptr, std::memory_order_acq_rel);
+      Cursor* cur =
+          slots[rng() % kSlots].exchange(nullptr, std::memory_order_acq_rel);
       if (cur == nullptr) {
         std::this_thread::yield();
         continue;

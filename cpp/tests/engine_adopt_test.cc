@@ -84,8 +84,8 @@ TEST(EngineAdopt, DeletesApplyToAdoptedRunsAndDropsAreReportedOnce) {
   WriteResult r;
   ASSERT_TRUE(e->AdoptSortedBatch(&ts, &h, &r));
   auto before = e->GetSnapshot();
-  e->Delete(1000, 1000 + 99);       // the first 100 records
-  e->Append(1050, 777777);          // written after the delete: visible
+  e->Delete(1000, 1000 + 99);  // the first 100 records
+  e->Append(1050, 777777);     // written after the delete: visible
   EXPECT_EQ(e->Count(kMinTs, kMaxTs), n - 100 + 1);
   SettleAll(e.get());
   EXPECT_EQ(e->Count(kMinTs, kMaxTs), n - 100 + 1);

@@ -49,8 +49,9 @@ std::vector<uint64_t> ModelCountBy(const Model& m, int64_t lo, int64_t hi,
 
 void ExpectCountBy(const Snapshot& s, const Model& m, int64_t lo, int64_t hi,
                    int64_t origin, int64_t every) {
-  SCOPED_TRACE(::testing::Message() << "CountBy lo=" << lo << " hi=" << hi
-                                    << " origin=" << origin << " every=" << every);
+  SCOPED_TRACE(::testing::Message()
+               << "CountBy lo=" << lo << " hi=" << hi << " origin=" << origin
+               << " every=" << every);
   std::vector<int64_t> want_starts;
   auto want = ModelCountBy(m, lo, hi, origin, every, &want_starts);
   ASSERT_EQ(BucketCount(lo, hi, origin, every), want.size());
@@ -155,7 +156,7 @@ TEST(EngineAnalysis, BucketCountArithmetic) {
   EXPECT_EQ(BucketCount(3, 3, 7, 5), 1u);
   EXPECT_EQ(BucketCount(kMinTs, kMaxTs, 0, 1),
             std::numeric_limits<uint64_t>::max());
-  EXPECT_EQ(BucketCount(kMinTs, kMaxTs, 0, kMaxTs), 4u);  // q = -2 .. 1
+  EXPECT_EQ(BucketCount(kMinTs, kMaxTs, 0, kMaxTs), 4u);       // q = -2 .. 1
   EXPECT_EQ(BucketCount(kMinTs, kMaxTs, kMaxTs, kMaxTs), 4u);  // q = -3 .. 0
   EXPECT_EQ(BucketCount(kMinTs, kMinTs, kMaxTs, 1), 1u);
   EXPECT_THROW(BucketCount(0, 1, 0, 0), std::invalid_argument);
@@ -192,9 +193,13 @@ TEST(EngineAnalysis, LayeredMatchesModel) {
   auto s = e->GetSnapshot();
   ASSERT_EQ(Collect(*s), m.Visible());
   const std::vector<std::pair<int64_t, int64_t>> ranges = {
-      {kMinTs, kMaxTs}, {0, 299}, {10, 12}, {11, 11}, {40, 45}, {39, 46},
-      {100, 160}, {kMinTs, kMinTs}, {kMaxTs, kMaxTs}, {kMaxTs - 1, kMaxTs},
-      {kMinTs, 0}, {349, kMaxTs}, {500, 400}, {1000, 2000}};
+      {kMinTs, kMaxTs}, {0, 299},
+      {10, 12},         {11, 11},
+      {40, 45},         {39, 46},
+      {100, 160},       {kMinTs, kMinTs},
+      {kMaxTs, kMaxTs}, {kMaxTs - 1, kMaxTs},
+      {kMinTs, 0},      {349, kMaxTs},
+      {500, 400},       {1000, 2000}};
   for (auto [lo, hi] : ranges) {
     EXPECT_EQ(s->Count(lo, hi), m.Count(lo, hi)) << lo << " " << hi;
     ExpectGather(*s, m, lo, hi);
@@ -203,15 +208,16 @@ TEST(EngineAnalysis, LayeredMatchesModel) {
     for (int64_t every : {int64_t{1}, int64_t{3}, int64_t{7}, int64_t{50},
                           int64_t{1000}, kMaxTs}) {
       if (BucketCount(lo, hi, 0, every) > 5000) continue;
-      for (int64_t origin : {int64_t{0}, int64_t{-4}, int64_t{5}, kMinTs, kMaxTs}) {
+      for (int64_t origin :
+           {int64_t{0}, int64_t{-4}, int64_t{5}, kMinTs, kMaxTs}) {
         ExpectCountBy(*s, m, lo, hi, origin, every);
       }
     }
   }
-  for (int64_t t : {kMinTs, kMinTs + 1, int64_t{-1}, int64_t{0}, int64_t{10},
-                    int64_t{11}, int64_t{12}, int64_t{13}, int64_t{44},
-                    int64_t{102}, int64_t{150}, int64_t{299}, int64_t{349},
-                    int64_t{350}, kMaxTs - 1, kMaxTs}) {
+  for (int64_t t :
+       {kMinTs, kMinTs + 1, int64_t{-1}, int64_t{0}, int64_t{10}, int64_t{11},
+        int64_t{12}, int64_t{13}, int64_t{44}, int64_t{102}, int64_t{150},
+        int64_t{299}, int64_t{349}, int64_t{350}, kMaxTs - 1, kMaxTs}) {
     ExpectAsOf(*s, m, t);
   }
 }

@@ -35,7 +35,8 @@ Config TinyQueue(MaintenanceMode mode) {
 // Appends in order until a write reports kBusy; returns how many were written.
 int64_t FillUntilBusy(Engine* e, int64_t start, int64_t limit = 1000000) {
   for (int64_t i = start; i < start + limit; ++i) {
-    if (e->Append(i, static_cast<uint64_t>(i)) == WriteResult::kBusy) return i - start + 1;
+    if (e->Append(i, static_cast<uint64_t>(i)) == WriteResult::kBusy)
+      return i - start + 1;
   }
   return -1;
 }
@@ -83,7 +84,8 @@ TEST(EngineBackpressure, FlushRelievesPressure) {
   EXPECT_FALSE(e->UnderPressure());
   EXPECT_EQ(e->GetStats().sealed_runs, 0u);
   EXPECT_EQ(e->Append(n, static_cast<uint64_t>(n)), WriteResult::kOk);
-  EXPECT_EQ(e->GetSnapshot()->Count(kMinTs, kMaxTs), static_cast<uint64_t>(n + 1));
+  EXPECT_EQ(e->GetSnapshot()->Count(kMinTs, kMaxTs),
+            static_cast<uint64_t>(n + 1));
 }
 
 TEST(EngineBackpressure, MaintStepRelievesPressure) {
@@ -130,7 +132,8 @@ TEST(EngineBackpressure, BackgroundWritersMakeProgressWithWaits) {
   EXPECT_EQ(e->GetSnapshot()->Count(kMinTs, kMaxTs), 50000u);
   Stats s = e->GetStats();
   EXPECT_GE(s.seals_total, 100u);
-  EXPECT_LE(s.sealed_runs, 1u + 1u);  // the queue never grows far past its bound
+  EXPECT_LE(s.sealed_runs,
+            1u + 1u);  // the queue never grows far past its bound
   (void)busy;
 }
 
@@ -168,7 +171,8 @@ TEST(EngineBackpressure, StopMaintenanceThenWritesReportBusyImmediately) {
   for (int i = 0; i < 100; ++i)
     EXPECT_EQ(e->Append(n + i, 0), WriteResult::kBusy);
   EXPECT_LT(Clock::now() - t0, std::chrono::milliseconds(900));
-  EXPECT_EQ(e->GetSnapshot()->Count(kMinTs, kMaxTs), static_cast<uint64_t>(n + 100));
+  EXPECT_EQ(e->GetSnapshot()->Count(kMinTs, kMaxTs),
+            static_cast<uint64_t>(n + 100));
 }
 
 TEST(EngineBackpressure, MaintStepThrowsInBackgroundMode) {

@@ -41,7 +41,8 @@ constexpr bool kTsan = false;
 #endif
 
 struct Shared {
-  std::atomic<int64_t> committed{0};  // in-order records [0, committed) are committed
+  std::atomic<int64_t> committed{
+      0};  // in-order records [0, committed) are committed
   std::atomic<bool> done{false};
   std::atomic<uint64_t> snapshots_checked{0};
   std::atomic<uint64_t> errors{0};
@@ -54,7 +55,8 @@ void Fail(Shared* sh, const std::string& what) {
 // `full`: iterate the whole snapshot; otherwise check counts, point queries
 // and a window near the newest committed record (cheap, so more snapshots
 // interleave with the writer and the worker).
-void CheckSnapshot(const Engine& e, Shared* sh, std::mt19937_64* rng, bool full) {
+void CheckSnapshot(const Engine& e, Shared* sh, std::mt19937_64* rng,
+                   bool full) {
   // acquire: pairs with the writer's release store after each append, so
   // every record below w was committed before the snapshot below is taken.
   const int64_t w = sh->committed.load(std::memory_order_acquire);
@@ -62,10 +64,11 @@ void CheckSnapshot(const Engine& e, Shared* sh, std::mt19937_64* rng, bool full)
   const uint64_t count_pos = s->Count(0, kMaxTs);
   const uint64_t count_neg = s->Count(kMinTs, -1);
   const uint64_t count_all = s->Count(kMinTs, kMaxTs);
-  if (count_all != count_pos + count_neg) Fail(sh, "Count(all) != Count(neg) + Count(pos)");
+  if (count_all != count_pos + count_neg)
+    Fail(sh, "Count(all) != Count(neg) + Count(pos)");
   if (count_pos < static_cast<uint64_t>(w))
-    Fail(sh, "snapshot misses committed records: " + std::to_string(count_pos) + " < " +
-                 std::to_string(w));
+    Fail(sh, "snapshot misses committed records: " + std::to_string(count_pos) +
+                 " < " + std::to_string(w));
 
   // Positive zone: exactly 0, 1, ..., count_pos - 1, handle == ts.
   std::vector<Record> buf(1 + (*rng)() % 1024);
@@ -78,13 +81,15 @@ void CheckSnapshot(const Engine& e, Shared* sh, std::mt19937_64* rng, bool full)
     int64_t expect = lo;
     while (size_t n = cur->Next(buf.data(), buf.size()))
       for (size_t i = 0; i < n; ++i, ++expect)
-        if (buf[i].ts != expect || buf[i].handle != static_cast<uint64_t>(expect)) {
+        if (buf[i].ts != expect ||
+            buf[i].handle != static_cast<uint64_t>(expect)) {
           Fail(sh, "tail of stream wrong at " + std::to_string(expect));
           return;
         }
     if (static_cast<uint64_t>(expect) != count_pos) Fail(sh, "tail length");
     if (w > 0 && !s->Contains(w - 1)) Fail(sh, "last committed record missing");
-    if (s->Count(kMinTs, kMaxTs) != count_all) Fail(sh, "snapshot count changed");
+    if (s->Count(kMinTs, kMaxTs) != count_all)
+      Fail(sh, "snapshot count changed");
     sh->snapshots_checked.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -93,16 +98,18 @@ void CheckSnapshot(const Engine& e, Shared* sh, std::mt19937_64* rng, bool full)
   int64_t expect = 0;
   while (size_t n = cur->Next(buf.data(), buf.size())) {
     for (size_t i = 0; i < n; ++i, ++expect) {
-      if (buf[i].ts != expect || buf[i].handle != static_cast<uint64_t>(expect)) {
-        Fail(sh, "in-order stream wrong at " + std::to_string(expect) + ": got ts " +
-                     std::to_string(buf[i].ts));
+      if (buf[i].ts != expect ||
+          buf[i].handle != static_cast<uint64_t>(expect)) {
+        Fail(sh, "in-order stream wrong at " + std::to_string(expect) +
+                     ": got ts " + std::to_string(buf[i].ts));
         return;
       }
     }
     if (cur->Remaining() != count_pos - static_cast<uint64_t>(expect))
       Fail(sh, "Remaining not exact");
   }
-  if (static_cast<uint64_t>(expect) != count_pos) Fail(sh, "rows iterated != Count (pos)");
+  if (static_cast<uint64_t>(expect) != count_pos)
+    Fail(sh, "rows iterated != Count (pos)");
 
   // Negative zone: sorted, all noise handles, count matches.
   auto ncur = s->Range(kMinTs, -1);
@@ -111,7 +118,8 @@ void CheckSnapshot(const Engine& e, Shared* sh, std::mt19937_64* rng, bool full)
   while (size_t n = ncur->Next(buf.data(), buf.size())) {
     for (size_t i = 0; i < n; ++i, ++rows) {
       if (buf[i].ts < prev) Fail(sh, "noise zone not sorted");
-      if (!(buf[i].handle & kNoiseBit)) Fail(sh, "foreign handle in noise zone");
+      if (!(buf[i].handle & kNoiseBit))
+        Fail(sh, "foreign handle in noise zone");
       prev = buf[i].ts;
     }
   }
@@ -122,7 +130,8 @@ void CheckSnapshot(const Engine& e, Shared* sh, std::mt19937_64* rng, bool full)
     int64_t t = static_cast<int64_t>((*rng)() % count_pos);
     std::vector<uint64_t> eq;
     s->Equal(t, &eq);
-    if (eq != std::vector<uint64_t>{static_cast<uint64_t>(t)}) Fail(sh, "Equal on stream");
+    if (eq != std::vector<uint64_t>{static_cast<uint64_t>(t)})
+      Fail(sh, "Equal on stream");
     if (!s->Contains(t)) Fail(sh, "Contains on stream");
     if (s->Ceil(0) != 0) Fail(sh, "Ceil(0)");
     if (s->MaxTs() != static_cast<int64_t>(count_pos) - 1) Fail(sh, "MaxTs");
@@ -176,7 +185,8 @@ std::vector<uint64_t> RunWriter(Engine* e, Shared* sh, const WriterOptions& o) {
     }
     if (i % 50 == 11) {
       int64_t lo = -1 - static_cast<int64_t>(rng() % 1000000);
-      e->Delete(lo, std::min<int64_t>(-1, lo + static_cast<int64_t>(rng() % 5000)));
+      e->Delete(lo,
+                std::min<int64_t>(-1, lo + static_cast<int64_t>(rng() % 5000)));
     }
     if (i % 3000 == 2999 && cutoff < -10) {
       cutoff += 7000;
@@ -194,7 +204,8 @@ std::vector<uint64_t> RunWriter(Engine* e, Shared* sh, const WriterOptions& o) {
   return written;
 }
 
-void RunReaders(Engine* e, Shared* sh, int readers, std::vector<std::thread>* out) {
+void RunReaders(Engine* e, Shared* sh, int readers,
+                std::vector<std::thread>* out) {
   for (int k = 0; k < readers; ++k) {
     out->emplace_back([e, sh, k] {
       std::mt19937_64 rng(1000 + k);
@@ -353,7 +364,8 @@ TEST_F(EngineConcurrency, ConcurrentStatsAndSnapshotsDuringFlushes) {
     uint64_t last_seals = 0;
     while (!done.load(std::memory_order_acquire)) {
       Stats s = e->GetStats();
-      if (s.seals_total < last_seals) bad.fetch_add(1);  // counters never go back
+      if (s.seals_total < last_seals)
+        bad.fetch_add(1);  // counters never go back
       last_seals = s.seals_total;
       if (s.min_ts && s.max_ts && *s.min_ts > *s.max_ts) bad.fetch_add(1);
     }

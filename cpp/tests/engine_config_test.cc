@@ -142,10 +142,10 @@ TEST(EngineConfig, ExtremeWindowValuesAccepted) {
 }
 
 TEST(EngineConfig, DeleteDebtThresholdOutOfRangeRejected) {
-  for (double v : {-0.0001, -1.0, 1.0001, 2.0,
-                   std::numeric_limits<double>::infinity(),
-                   -std::numeric_limits<double>::infinity(),
-                   std::numeric_limits<double>::quiet_NaN()}) {
+  for (double v :
+       {-0.0001, -1.0, 1.0001, 2.0, std::numeric_limits<double>::infinity(),
+        -std::numeric_limits<double>::infinity(),
+        std::numeric_limits<double>::quiet_NaN()}) {
     Config c = Base();
     c.delete_debt_threshold = v;
     ExpectInvalid(c, "delete_debt_threshold");
@@ -163,9 +163,9 @@ TEST(EngineConfig, DeleteDebtThresholdBoundsAccepted) {
 TEST(EngineConfig, MemtableMaxBytesAbsurdlyLargeRejected) {
   // The memtable columns are allocated up front; a size that can never be
   // allocated must be a configuration error, not a crash.
-  for (uint64_t v : {std::numeric_limits<uint64_t>::max(),
-                     std::numeric_limits<uint64_t>::max() / 2,
-                     uint64_t{1} << 62}) {
+  for (uint64_t v :
+       {std::numeric_limits<uint64_t>::max(),
+        std::numeric_limits<uint64_t>::max() / 2, uint64_t{1} << 62}) {
     Config c = Base();
     c.memtable_max_bytes = v;
     ExpectInvalid(c, "memtable_max_bytes");
@@ -211,9 +211,9 @@ TEST(EngineConfig, AdaptiveEnabledNeedsTargetRecords) {
 }
 
 TEST(EngineConfig, AdaptiveAlphaOutOfRangeRejected) {
-  for (double a : {0.0, -0.5, 1.0001, 5.0,
-                   std::numeric_limits<double>::quiet_NaN(),
-                   std::numeric_limits<double>::infinity()}) {
+  for (double a :
+       {0.0, -0.5, 1.0001, 5.0, std::numeric_limits<double>::quiet_NaN(),
+        std::numeric_limits<double>::infinity()}) {
     Config c = Base();
     c.adaptive.enabled = true;
     c.adaptive.target_records = 1000;
@@ -380,10 +380,14 @@ TEST(EngineConfig, MessagesNameThePythonOptionAndTheValue) {
     void (*set)(Config*);
     const char* expect;
   } cases[] = {
-      {[](Config* c) { c->memtable_max_bytes = 100; }, "memtable_max_bytes must be "},
-      {[](Config* c) { c->target_page_bytes = 1; }, "target_page_bytes must be "},
-      {[](Config* c) { c->window_size = -5; }, "window_size must be a positive int"},
-      {[](Config* c) { c->delete_debt_threshold = 1.5; }, "delete_debt_threshold must be "},
+      {[](Config* c) { c->memtable_max_bytes = 100; },
+       "memtable_max_bytes must be "},
+      {[](Config* c) { c->target_page_bytes = 1; },
+       "target_page_bytes must be "},
+      {[](Config* c) { c->window_size = -5; },
+       "window_size must be a positive int"},
+      {[](Config* c) { c->delete_debt_threshold = 1.5; },
+       "delete_debt_threshold must be "},
       {[](Config* c) {
          c->adaptive.enabled = true;
          c->adaptive.alpha = 0.0;
@@ -440,7 +444,8 @@ TEST(EngineStats, EntriesListEveryFieldOnceInSectionOrder) {
   EXPECT_EQ(e.back().u, 11u);
   std::vector<std::string> sections;
   for (const StatsEntry& x : e) {
-    if (sections.empty() || sections.back() != x.section) sections.push_back(x.section);
+    if (sections.empty() || sections.back() != x.section)
+      sections.push_back(x.section);
     const std::string name = x.name;
     if (name == "min_ts") {
       EXPECT_FALSE(x.present);
@@ -456,7 +461,8 @@ TEST(EngineStats, EntriesListEveryFieldOnceInSectionOrder) {
       EXPECT_FALSE(x.is_signed) << name;
     }
   }
-  EXPECT_EQ(sections, (std::vector<std::string>{"storage", "memtable", "operational"}));
+  EXPECT_EQ(sections,
+            (std::vector<std::string>{"storage", "memtable", "operational"}));
 }
 
 }  // namespace
@@ -465,11 +471,13 @@ TEST(EngineStats, EntriesListEveryFieldOnceInSectionOrder) {
 namespace timelog {
 namespace {
 
-// A real engine passes the check at every layer (invariants_test.cc breaks them).
+// A real engine passes the check at every layer (invariants_test.cc breaks
+// them).
 TEST(EngineInvariants, HoldOnEveryLayer) {
   Config c = testing_util::SmallConfig();
   auto e = Engine::Create(c);
-  for (int64_t t = 0; t < 2000; ++t) e->Append((t * 7919) % 1000, static_cast<uint64_t>(t + 1));
+  for (int64_t t = 0; t < 2000; ++t)
+    e->Append((t * 7919) % 1000, static_cast<uint64_t>(t + 1));
   e->Delete(100, 200);
   EXPECT_EQ(e->CheckInvariants(), "");  // memtable, sealed runs
   e->Flush();

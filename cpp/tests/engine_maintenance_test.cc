@@ -204,7 +204,8 @@ TEST_F(EngineMaintenance, DropsAreExactlyTheDeletedRecords) {
   std::vector<uint64_t> deleted, kept;
   for (int64_t ts = 0; ts < 1000; ++ts) {
     e->Append(ts, H(ts, 0));
-    ((ts >= 200 && ts < 400) || ts % 10 == 3 ? deleted : kept).push_back(H(ts, 0));
+    ((ts >= 200 && ts < 400) || ts % 10 == 3 ? deleted : kept)
+        .push_back(H(ts, 0));
   }
   e->Flush();
   e->Delete(200, 399);
@@ -309,8 +310,10 @@ TEST_F(EngineMaintenance, DropsNeverRepeatedAcrossManyRounds) {
     int64_t lo = rng() % 1000;
     e->Delete(lo, lo + rng() % 100);
     if (round % 5 == 4) e->Cutoff(round * 20);
-    if (round % 2) SettleAll(e);
-    else e->MaintStep();
+    if (round % 2)
+      SettleAll(e);
+    else
+      e->MaintStep();
   }
   SettleAll(e);
   auto d = drops_.handles();
@@ -425,7 +428,8 @@ TEST_F(EngineMaintenance, BackgroundCompactionSettlesData) {
   e->Flush();
   e->Compact();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (e->GetStats().segments_l0 > 0 && std::chrono::steady_clock::now() < deadline)
+  while (e->GetStats().segments_l0 > 0 &&
+         std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   Stats s = e->GetStats();
   EXPECT_EQ(s.segments_l0, 0u);

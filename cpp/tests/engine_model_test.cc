@@ -44,7 +44,8 @@ class ModelRunner {
  public:
   ModelRunner(const ModelParams& p, uint64_t seed) : p_(p), rng_(seed) {
     Config c;
-    c.maintenance = p.background ? MaintenanceMode::kBackground : MaintenanceMode::kDisabled;
+    c.maintenance = p.background ? MaintenanceMode::kBackground
+                                 : MaintenanceMode::kDisabled;
     c.maintenance_wakeup_ms = 1;
     c.adaptive = p.adaptive;
     c.memtable_max_bytes = p.memtable;
@@ -69,7 +70,8 @@ class ModelRunner {
         }
         eq.clear();
         s->Equal(ts_of_[h[i]], &eq);
-        if (std::find(eq.begin(), eq.end(), h[i]) != eq.end()) ++hook_violations_;
+        if (std::find(eq.begin(), eq.end(), h[i]) != eq.end())
+          ++hook_violations_;
       }
     });
     e_ = Engine::Create(c);
@@ -104,13 +106,14 @@ class ModelRunner {
     EXPECT_TRUE(testing_util::Distinct(d));
     all.insert(all.end(), d.begin(), d.end());
     Stats st = e_->GetStats();
-    std::printf("[          ] %d ops, %lu handles, max visible %zu, %zu dropped, "
-                "%lu seals, %lu flushes, %lu compactions, %lu windows dropped\n",
-                p_.ops, static_cast<unsigned long>(next_handle_.load() - 1), max_visible_,
-                d.size(), static_cast<unsigned long>(st.seals_total),
-                static_cast<unsigned long>(st.flushes_total),
-                static_cast<unsigned long>(st.compactions_total),
-                static_cast<unsigned long>(st.windows_dropped));
+    std::printf(
+        "[          ] %d ops, %lu handles, max visible %zu, %zu dropped, "
+        "%lu seals, %lu flushes, %lu compactions, %lu windows dropped\n",
+        p_.ops, static_cast<unsigned long>(next_handle_.load() - 1),
+        max_visible_, d.size(), static_cast<unsigned long>(st.seals_total),
+        static_cast<unsigned long>(st.flushes_total),
+        static_cast<unsigned long>(st.compactions_total),
+        static_cast<unsigned long>(st.windows_dropped));
     // The run must actually have exercised the layers it is meant to test.
     EXPECT_GT(st.seals_total, 10u);
     EXPECT_GT(st.compactions_total, 0u);
@@ -180,7 +183,8 @@ class ModelRunner {
       e_->AppendBatch(ts.data(), hs.data(), n);
     } else if (r < 560) {
       int64_t lo = RandTs();
-      int64_t hi = lo > kMaxTs - 60 ? kMaxTs : lo + static_cast<int64_t>(rng_() % 60);
+      int64_t hi =
+          lo > kMaxTs - 60 ? kMaxTs : lo + static_cast<int64_t>(rng_() % 60);
       e_->Delete(lo, hi);
       m_.Delete(lo, hi);
     } else if (r < 600) {
@@ -217,7 +221,8 @@ class ModelRunner {
       e_->Compact();
       if (rng_() % 3 == 0 && !p_.background) testing_util::SettleAll(e_.get());
     } else if (r < 870) {
-      if (snaps_.size() >= 8) snaps_.erase(snaps_.begin() + rng_() % snaps_.size());
+      if (snaps_.size() >= 8)
+        snaps_.erase(snaps_.begin() + rng_() % snaps_.size());
       snaps_.push_back({e_->GetSnapshot(), m_, op_});
     } else if (r < 880) {
       // Inverted ranges are no-ops.
@@ -234,8 +239,9 @@ class ModelRunner {
     auto got = Collect(*s, kMinTs, kMaxTs, false, 1 + rng_() % 300);
     if (got != m_.Visible()) {
       ++failures_;
-      ADD_FAILURE() << "contents differ after op " << op_ << ": got " << got.size()
-                    << " records, model " << m_.size() << FirstDiff(got, m_.Visible());
+      ADD_FAILURE() << "contents differ after op " << op_ << ": got "
+                    << got.size() << " records, model " << m_.size()
+                    << FirstDiff(got, m_.Visible());
       return;
     }
     if (s->Count(kMinTs, kMaxTs) != m_.size()) {
@@ -249,8 +255,8 @@ class ModelRunner {
           st.max_ts != m_.Floor(kMaxTs) || st.records_physical < m_.size()) {
         ++failures_;
         ADD_FAILURE() << "Stats disagree with the model after op " << op_
-                      << ": records_estimate " << st.records_estimate << " model "
-                      << m_.size();
+                      << ": records_estimate " << st.records_estimate
+                      << " model " << m_.size();
       }
     }
     for (int k = 0; k < 4; ++k) {
@@ -258,8 +264,9 @@ class ModelRunner {
       if (rng_() % 4 == 0) std::swap(lo, hi);
       if (s->Count(lo, hi) != m_.Count(lo, hi)) {
         ++failures_;
-        ADD_FAILURE() << "Count(" << lo << "," << hi << ") = " << s->Count(lo, hi)
-                      << " model " << m_.Count(lo, hi) << " after op " << op_;
+        ADD_FAILURE() << "Count(" << lo << "," << hi
+                      << ") = " << s->Count(lo, hi) << " model "
+                      << m_.Count(lo, hi) << " after op " << op_;
       }
     }
     for (int k = 0; k < 3; ++k) {
@@ -282,7 +289,8 @@ class ModelRunner {
       std::reverse(rev.begin(), rev.end());
       if (rev != m_.Range(lo, hi)) {
         ++failures_;
-        ADD_FAILURE() << "reverse range [" << lo << "," << hi << "] after op " << op_;
+        ADD_FAILURE() << "reverse range [" << lo << "," << hi << "] after op "
+                      << op_;
       }
     }
   }
@@ -296,7 +304,8 @@ class ModelRunner {
     for (size_t i = checked_drops_; i < d.size(); ++i) {
       if (visible.count(d[i])) {
         ++failures_;
-        ADD_FAILURE() << "handle " << d[i] << " dropped while visible, op " << op_;
+        ADD_FAILURE() << "handle " << d[i] << " dropped while visible, op "
+                      << op_;
       }
       if (!seen_drops_.insert(d[i]).second) {
         ++failures_;
@@ -312,7 +321,8 @@ class ModelRunner {
       if (got != os.model.Visible()) {
         ++failures_;
         ADD_FAILURE() << "snapshot taken after op " << os.op
-                      << " changed; checked at op " << op_ << FirstDiff(got, os.model.Visible());
+                      << " changed; checked at op " << op_
+                      << FirstDiff(got, os.model.Visible());
       }
       if (os.snap->Count(kMinTs, kMaxTs) != os.model.size()) {
         ++failures_;
@@ -321,14 +331,17 @@ class ModelRunner {
     }
   }
 
-  static std::string FirstDiff(const std::vector<Rec>& a, const std::vector<Rec>& b) {
+  static std::string FirstDiff(const std::vector<Rec>& a,
+                               const std::vector<Rec>& b) {
     size_t i = 0;
     while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
     std::string s = "; first difference at index " + std::to_string(i);
     if (i < a.size())
-      s += " got (" + std::to_string(a[i].ts) + "," + std::to_string(a[i].handle) + ")";
+      s += " got (" + std::to_string(a[i].ts) + "," +
+           std::to_string(a[i].handle) + ")";
     if (i < b.size())
-      s += " want (" + std::to_string(b[i].ts) + "," + std::to_string(b[i].handle) + ")";
+      s += " want (" + std::to_string(b[i].ts) + "," +
+           std::to_string(b[i].handle) + ")";
     return s;
   }
 
@@ -366,9 +379,7 @@ void RunSeeds(const ModelParams& p, std::initializer_list<uint64_t> seeds) {
   }
 }
 
-TEST(EngineModel, DefaultSmallConfig) {
-  RunSeeds(ModelParams{}, {1, 2, 3, 4});
-}
+TEST(EngineModel, DefaultSmallConfig) { RunSeeds(ModelParams{}, {1, 2, 3, 4}); }
 
 TEST(EngineModel, UnitWindows) {
   ModelParams p;

@@ -70,7 +70,8 @@ TEST_F(EngineTombstones, DeleteHidesOnlyOlderRecords) {
 
 TEST_F(EngineTombstones, DeleteEverything) {
   ForEachStage([&](int stage) {
-    for (uint64_t h = 0; h < 2000; ++h) e_->Append(static_cast<int64_t>(h) - 1000, h);
+    for (uint64_t h = 0; h < 2000; ++h)
+      e_->Append(static_cast<int64_t>(h) - 1000, h);
     ApplyStage(e_.get(), stage);
     e_->Delete(kMinTs, kMaxTs);
     auto s = e_->GetSnapshot();
@@ -141,10 +142,20 @@ void ExtremeWindowScenario(int64_t window_size, int64_t origin) {
   auto e = Engine::Create(c);
   Model m;
   uint64_t h = 0;
-  const int64_t pts[] = {kMinTs, kMinTs + 1, kMinTs + 2, -2, -1, 0, 1, 2,
-                         origin, origin == kMinTs ? origin : origin - 1,
+  const int64_t pts[] = {kMinTs,
+                         kMinTs + 1,
+                         kMinTs + 2,
+                         -2,
+                         -1,
+                         0,
+                         1,
+                         2,
+                         origin,
+                         origin == kMinTs ? origin : origin - 1,
                          origin == kMaxTs ? origin : origin + 1,
-                         kMaxTs - 2, kMaxTs - 1, kMaxTs};
+                         kMaxTs - 2,
+                         kMaxTs - 1,
+                         kMaxTs};
   for (int rep = 0; rep < 20; ++rep) {
     for (int64_t t : pts) AppendBoth(e.get(), &m, t, ++h);
   }
@@ -233,7 +244,8 @@ TEST_F(EngineTombstones, ManyDeletesInsideOneMemtable) {
     Delete(lo, hi);
     if (i % 50 == 0) {
       std::vector<int64_t> probes;
-      for (int k = 0; k < 8; ++k) probes.push_back(static_cast<int64_t>(rng() % 310));
+      for (int k = 0; k < 8; ++k)
+        probes.push_back(static_cast<int64_t>(rng() % 310));
       Check(probes);
     }
   }

@@ -49,7 +49,8 @@ std::vector<uint64_t> Visited(const Engine& e) {
   Collector c;
   EXPECT_EQ(e.VisitHandles(&Collector::Visit, &c, &Collector::Then), 0);
   EXPECT_EQ(c.then_calls, 1u);
-  EXPECT_EQ(c.seen_at_then, c.seen.size()) << "`then` must run after every visit";
+  EXPECT_EQ(c.seen_at_then, c.seen.size())
+      << "`then` must run after every visit";
   return c.seen;
 }
 
@@ -232,7 +233,8 @@ TEST(EngineVisitHandles, ExactlyOnceWhileTheWorkerDrops) {
   for (int round = 0; round < kRounds; ++round) {
     for (uint64_t i = 0; i < kPerRound; ++i) {
       // Mostly in order, some out of order.
-      const int64_t t = (rng() % 8 == 0) ? ts - static_cast<int64_t>(rng() % 200) : ts++;
+      const int64_t t =
+          (rng() % 8 == 0) ? ts - static_cast<int64_t>(rng() % 200) : ts++;
       e->Append(t, next++);
     }
     const int64_t lo = static_cast<int64_t>(rng() % (ts + 1));

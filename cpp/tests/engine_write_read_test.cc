@@ -19,9 +19,9 @@ using testing_util::ApplyStage;
 using testing_util::Collect;
 using testing_util::CollectAll;
 using testing_util::ExpectMatches;
+using testing_util::Handles;
 using testing_util::kNumStages;
 using testing_util::kSettled;
-using testing_util::Handles;
 using testing_util::Model;
 using testing_util::Rec;
 using testing_util::SettleAll;
@@ -75,7 +75,8 @@ TEST_F(EngineWriteRead, AppendsMatchModelInEveryStage) {
   ForEachStage([&](int stage) {
     std::mt19937_64 rng(stage + 1);
     for (uint64_t h = 1; h <= 2000; ++h) {
-      int64_t ts = static_cast<int64_t>(h) + static_cast<int64_t>(rng() % 50) - 25;
+      int64_t ts =
+          static_cast<int64_t>(h) + static_cast<int64_t>(rng() % 50) - 25;
       AppendBoth(e_.get(), &m_, ts, h);
     }
     ApplyStage(e_.get(), stage);
@@ -94,7 +95,8 @@ TEST_F(EngineWriteRead, BatchSorted) {
   e->AppendBatch(ts.data(), h.data(), ts.size());
   auto got = CollectAll(*e);
   ASSERT_EQ(got.size(), 1000u);
-  for (int i = 0; i < 1000; ++i) EXPECT_EQ(got[i], (Rec{i * 3, uint64_t(i + 1)}));
+  for (int i = 0; i < 1000; ++i)
+    EXPECT_EQ(got[i], (Rec{i * 3, uint64_t(i + 1)}));
   EXPECT_EQ(e->GetSnapshot()->Count(3, 9), 3u);
   SettleAll(e.get());
   EXPECT_EQ(CollectAll(*e), got);
@@ -213,11 +215,13 @@ TEST_F(EngineWriteRead, DuplicateHeavyBatchesAcrossFlushes) {
 
 TEST_F(EngineWriteRead, ExtremeTimestampsInEveryStage) {
   ForEachStage([&](int stage) {
-    const int64_t vals[] = {0, kMaxTs, kMinTs, kMaxTs - 1, kMinTs + 1, -1, kMaxTs, kMinTs};
+    const int64_t vals[] = {0,          kMaxTs, kMinTs, kMaxTs - 1,
+                            kMinTs + 1, -1,     kMaxTs, kMinTs};
     for (int64_t v : vals) Add(v);
     ApplyStage(e_.get(), stage);
     auto s = e_->GetSnapshot();
-    ExpectMatches(*s, m_, {kMinTs, kMinTs + 1, kMinTs + 2, -1, 0, 1, kMaxTs - 1, kMaxTs});
+    ExpectMatches(
+        *s, m_, {kMinTs, kMinTs + 1, kMinTs + 2, -1, 0, 1, kMaxTs - 1, kMaxTs});
     EXPECT_EQ(s->MinTs(), kMinTs);
     EXPECT_EQ(s->MaxTs(), kMaxTs);
     EXPECT_EQ(s->Count(kMinTs, kMinTs), 2u);
@@ -280,7 +284,8 @@ TEST_F(EngineWriteRead, EmptyAndInvertedRanges) {
   EXPECT_EQ(e->GetSnapshot()->Count(kMinTs, kMaxTs), 100u);
 }
 
-// ---------------------------------------------------------------- point queries
+// ---------------------------------------------------------------- point
+// queries
 
 TEST_F(EngineWriteRead, CeilFloorContainsEqualWithTombstones) {
   ForEachStage([&](int stage) {
@@ -339,7 +344,10 @@ TEST_F(EngineWriteRead, ReverseCursorIsExactMirror) {
     ApplyStage(e_.get(), stage);
     auto s = e_->GetSnapshot();
     for (auto [lo, hi] : {std::pair<int64_t, int64_t>{kMinTs, kMaxTs},
-                          {0, 0}, {10, 100}, {55, 70}, {199, kMaxTs}}) {
+                          {0, 0},
+                          {10, 100},
+                          {55, 70},
+                          {199, kMaxTs}}) {
       auto fwd = Collect(*s, lo, hi);
       auto rev = Collect(*s, lo, hi, true);
       std::reverse(rev.begin(), rev.end());
@@ -358,7 +366,8 @@ TEST_F(EngineWriteRead, CursorRemainingExactForAnyChunk) {
   auto s = e->GetSnapshot();
   const uint64_t total = s->Count(kMinTs, kMaxTs);
   EXPECT_EQ(total, 1150u);  // 1000 - 50 deleted ts * 3 copies + 300 later
-  for (size_t chunk : {size_t{1}, size_t{2}, size_t{7}, size_t{64}, size_t{1024}, size_t{5000}}) {
+  for (size_t chunk : {size_t{1}, size_t{2}, size_t{7}, size_t{64},
+                       size_t{1024}, size_t{5000}}) {
     for (bool rev : {false, true}) {
       auto c = s->Range(kMinTs, kMaxTs, rev);
       EXPECT_EQ(c->Remaining(), total);
@@ -413,7 +422,8 @@ TEST_F(EngineWriteRead, HugeSortedBatch5M) {
   bool ok = true;
   while (size_t k = cur->Next(buf.data(), buf.size())) {
     for (size_t j = 0; j < k; ++j, ++i)
-      if (buf[j].handle != i || buf[j].ts != static_cast<int64_t>(i / 2)) ok = false;
+      if (buf[j].handle != i || buf[j].ts != static_cast<int64_t>(i / 2))
+        ok = false;
   }
   EXPECT_TRUE(ok);
   EXPECT_EQ(i, n);
@@ -488,7 +498,7 @@ TEST_F(EngineWriteRead, PageSpansArePhysicalSortedAndClipped) {
     e->Append(ts, h);
     all.push_back({ts, h});
   }
-  e->Flush();  // everything immutable; the memtable is empty
+  e->Flush();           // everything immutable; the memtable is empty
   e->Delete(100, 199);  // not applied physically yet
   auto s = e->GetSnapshot();
   auto expected_in = [&](int64_t lo, int64_t hi) {
@@ -504,7 +514,8 @@ TEST_F(EngineWriteRead, PageSpansArePhysicalSortedAndClipped) {
     return v;
   };
   EXPECT_EQ(SpanRecords(*s, kMinTs, kMaxTs), expected_in(kMinTs, kMaxTs));
-  EXPECT_EQ(SpanRecords(*s, 150, 160), expected_in(150, 160));  // tombstoned, still there
+  EXPECT_EQ(SpanRecords(*s, 150, 160),
+            expected_in(150, 160));  // tombstoned, still there
   EXPECT_EQ(SpanRecords(*s, 0, 0), expected_in(0, 0));
   EXPECT_EQ(SpanRecords(*s, 499, kMaxTs), expected_in(499, kMaxTs));
   EXPECT_EQ(s->Count(150, 160), 0u);

@@ -2,13 +2,13 @@
 
 #include "timelog/fair_lock.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace timelog {
 namespace {

@@ -3,6 +3,8 @@
 // paths that use them (Engine/Snapshot Equal and Contains) against the
 // cursor, which gathers and merges sources by different code.
 
+#include "fence.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +13,6 @@
 #include <random>
 #include <vector>
 
-#include "fence.h"
 #include "run.h"
 #include "test_util.h"
 #include "timelog/engine.h"
@@ -106,8 +107,8 @@ TEST(FenceIndexTest, ExhaustiveSmallSequences) {
 TEST(FenceIndexTest, EveryLengthAcrossNodeAndLevelBoundaries) {
   // Block 1 puts one key per fence entry: lengths around 16 (one node),
   // 16 * 17 (two levels) and 16 * 17 * 17 (three levels).
-  for (size_t n : {1, 2, 15, 16, 17, 31, 32, 33, 271, 272, 273, 289, 4623,
-                   4624, 4625, 5000}) {
+  for (size_t n : {1, 2, 15, 16, 17, 31, 32, 33, 271, 272, 273, 289, 4623, 4624,
+                   4625, 5000}) {
     std::vector<int64_t> ts(n);
     for (size_t i = 0; i < n; ++i) ts[i] = static_cast<int64_t>(i) * 3;
     for (size_t block : {1, 2, 32}) CheckIndex(ts, block);
@@ -148,7 +149,8 @@ TEST(FenceIndexTest, DuplicatesStraddlingBlocksAndNodes) {
       std::vector<int64_t> ts;
       for (size_t i = 0; i < start; ++i) ts.push_back(static_cast<int64_t>(i));
       for (size_t i = 0; i < len; ++i) ts.push_back(1000);
-      for (size_t i = 0; i < 100; ++i) ts.push_back(2000 + static_cast<int64_t>(i));
+      for (size_t i = 0; i < 100; ++i)
+        ts.push_back(2000 + static_cast<int64_t>(i));
       CheckIndex(ts, 32);
       CheckIndex(ts, 4);
     }
@@ -218,7 +220,8 @@ TEST(FenceIndexTest, RandomizedAgainstStdBounds) {
 
 TEST(RunIndexTest, BoundsMinMaxAndBytes) {
   std::vector<int64_t> ts(5000);
-  for (size_t i = 0; i < ts.size(); ++i) ts[i] = static_cast<int64_t>(i / 7 * 10);
+  for (size_t i = 0; i < ts.size(); ++i)
+    ts[i] = static_cast<int64_t>(i / 7 * 10);
   std::vector<uint64_t> h(ts.size());
   for (size_t i = 0; i < h.size(); ++i) h[i] = i;
   std::vector<int64_t> copy = ts;
@@ -281,7 +284,8 @@ TEST(PointReadTest, EqualAndContainsMatchTheCursorEverywhere) {
   for (int round = 0; round < 40; ++round) {
     for (int i = 0; i < 300; ++i) {
       now += static_cast<int64_t>(rng() % 3);  // many duplicates
-      int64_t ts = rng() % 10 == 0 ? now - static_cast<int64_t>(rng() % 200) : now;
+      int64_t ts =
+          rng() % 10 == 0 ? now - static_cast<int64_t>(rng() % 200) : now;
       e->Append(ts, handle++);
     }
     if (rng() % 3 == 0) {
@@ -304,7 +308,8 @@ TEST(PointReadTest, EqualAndContainsMatchTheCursorEverywhere) {
         break;  // leave it in the memtable / sealed runs
     }
     auto snap = e->GetSnapshot();
-    for (int64_t t = -2; t <= now + 2; t += 1 + static_cast<int64_t>(rng() % 4)) {
+    for (int64_t t = -2; t <= now + 2;
+         t += 1 + static_cast<int64_t>(rng() % 4)) {
       std::vector<uint64_t> want = CursorAt(*snap, t);
       std::vector<uint64_t> got_snap, got_eng;
       snap->Equal(t, &got_snap);

@@ -159,14 +159,16 @@ class SequenceWriter {
     std::vector<int64_t> ts(61);
     std::vector<uint64_t> h(61);
     while (!stop_.load(std::memory_order_relaxed)) {
-      // Throttled (at most about 600k records/s) so the children's scans stay short.
+      // Throttled (at most about 600k records/s) so the children's scans stay
+      // short.
       std::this_thread::sleep_for(std::chrono::microseconds(100));
       std::lock_guard<std::mutex> lock(*mu_);
       for (size_t i = 0; i < ts.size(); ++i) {
         ts[i] = static_cast<int64_t>(written_ + i);
         h[i] = written_ + i;
       }
-      if (e_->AppendBatch(ts.data(), h.data(), ts.size()) == WriteResult::kBusy) {
+      if (e_->AppendBatch(ts.data(), h.data(), ts.size()) ==
+          WriteResult::kBusy) {
         e_->WaitForRoom(2);  // backpressure: let the worker flush
       }
       written_ += ts.size();
@@ -199,7 +201,8 @@ class BusyReader {
         // through it, it only orders the handshake below.
         if (park_.load(std::memory_order_acquire)) {
           parked_.store(true, std::memory_order_release);
-          while (park_.load(std::memory_order_acquire)) std::this_thread::yield();
+          while (park_.load(std::memory_order_acquire))
+            std::this_thread::yield();
           parked_.store(false, std::memory_order_release);
         }
       }
@@ -268,12 +271,14 @@ int ChildChecks(std::unique_ptr<Engine> e, uint64_t at_fork, uint64_t more,
 // where kParkReadersAtFork says so.
 ::testing::AssertionResult ForkOnce(std::unique_ptr<Engine>* engine,
                                     std::mutex* writer_mu,
-                                    const SequenceWriter* writer, bool background,
-                                    uint64_t* at_fork_out, BusyReader* reader) {
+                                    const SequenceWriter* writer,
+                                    bool background, uint64_t* at_fork_out,
+                                    BusyReader* reader) {
   Engine* e = engine->get();
   if (kParkReadersAtFork && reader != nullptr) reader->Park();
   std::unique_lock<std::mutex> lock(*writer_mu);
-  const uint64_t at_fork = writer ? writer->written() : e->Count(kMinTs, kMaxTs);
+  const uint64_t at_fork =
+      writer ? writer->written() : e->Count(kMinTs, kMaxTs);
   e->PrepareFork();
   pid_t pid = fork();
   if (pid == 0) {
@@ -326,8 +331,10 @@ TEST(EngineFork, ChildOfBusyEngineIsCompleteAndUsable) {
   const uint64_t n = writer.written();
   EXPECT_GT(n, last_at_fork);
   const uint64_t flushes = engine->GetStats().flushes_total;
-  for (uint64_t i = n; i < n + 1000; ++i) engine->Append(static_cast<int64_t>(i), i);
-  EXPECT_TRUE(Eventually([&] { return engine->GetStats().flushes_total > flushes; }));
+  for (uint64_t i = n; i < n + 1000; ++i)
+    engine->Append(static_cast<int64_t>(i), i);
+  EXPECT_TRUE(
+      Eventually([&] { return engine->GetStats().flushes_total > flushes; }));
   engine->Flush();
   EXPECT_TRUE(HoldsSequence(*engine, n + 1000));
   EXPECT_GT(engine->GetStats().compactions_total, 0u);
@@ -335,12 +342,14 @@ TEST(EngineFork, ChildOfBusyEngineIsCompleteAndUsable) {
 
 TEST(EngineFork, DisabledEngineForksWithReaders) {
   auto engine = Engine::Create(ForkConfig(MaintenanceMode::kDisabled));
-  for (uint64_t i = 0; i < 3000; ++i) engine->Append(static_cast<int64_t>(i), i);
+  for (uint64_t i = 0; i < 3000; ++i)
+    engine->Append(static_cast<int64_t>(i), i);
   std::mutex writer_mu;
   BusyReader reader(engine.get());
   for (int rep = 0; rep < 5; ++rep) {
     uint64_t at_fork = 0;
-    ASSERT_TRUE(ForkOnce(&engine, &writer_mu, nullptr, false, &at_fork, &reader))
+    ASSERT_TRUE(
+        ForkOnce(&engine, &writer_mu, nullptr, false, &at_fork, &reader))
         << "rep " << rep;
     EXPECT_EQ(at_fork, 3000u);
   }
@@ -350,7 +359,8 @@ TEST(EngineFork, DisabledEngineForksWithReaders) {
 
 TEST(EngineFork, SnapshotsAndCursorsFromBeforeTheForkStayValid) {
   auto engine = Engine::Create(ForkConfig(MaintenanceMode::kBackground));
-  for (uint64_t i = 0; i < 2000; ++i) engine->Append(static_cast<int64_t>(i), i);
+  for (uint64_t i = 0; i < 2000; ++i)
+    engine->Append(static_cast<int64_t>(i), i);
   auto snap = engine->GetSnapshot();
   auto cur = engine->Range(kMinTs, kMaxTs);
   std::vector<Record> buf(100);
@@ -360,11 +370,13 @@ TEST(EngineFork, SnapshotsAndCursorsFromBeforeTheForkStayValid) {
   if (pid == 0) {
     engine->AfterForkChild();
     // New writes and maintenance in the child do not change old views.
-    for (uint64_t i = 2000; i < 5000; ++i) engine->Append(static_cast<int64_t>(i), i);
+    for (uint64_t i = 2000; i < 5000; ++i)
+      engine->Append(static_cast<int64_t>(i), i);
     engine->Flush();
     engine->Compact();
     uint64_t rest = 0;
-    for (size_t got; (got = cur->Next(buf.data(), buf.size())) != 0;) rest += got;
+    for (size_t got; (got = cur->Next(buf.data(), buf.size())) != 0;)
+      rest += got;
     const bool ok = snap->Count(kMinTs, kMaxTs) == 2000 && rest == 1900 &&
                     HoldsSequence(*engine, 5000);
     engine.reset();

@@ -1,13 +1,13 @@
-// CheckInvariants must report each kind of broken structure (built by hand here),
-// and pass a well-formed version.
+// CheckInvariants must report each kind of broken structure (built by hand
+// here), and pass a well-formed version.
+
+#include "invariants.h"
 
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "invariants.h"
 
 namespace timelog {
 namespace {
@@ -86,7 +86,8 @@ TEST(Invariants, MemtableMarkBeyondThePublishedRows) {
   auto v = Empty();
   v->mem->ts()[0] = 1;
   v->mem->PublishRows(1);
-  v->marks = std::make_shared<std::vector<MemMark>>(std::vector<MemMark>{{0, 5, 3, 0}});
+  v->marks = std::make_shared<std::vector<MemMark>>(
+      std::vector<MemMark>{{0, 5, 3, 0}});
   ExpectViolation(*v, "memtable mark beyond the published rows");
 }
 

@@ -12,11 +12,11 @@
 #include <cstdint>
 #include <functional>
 #include <iterator>
-#include <ostream>
-#include <sstream>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ostream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,7 +30,9 @@ namespace testing_util {
 struct Rec {
   int64_t ts;
   uint64_t handle;
-  bool operator==(const Rec& o) const { return ts == o.ts && handle == o.handle; }
+  bool operator==(const Rec& o) const {
+    return ts == o.ts && handle == o.handle;
+  }
   bool operator!=(const Rec& o) const { return !(*this == o); }
 };
 
@@ -271,7 +273,8 @@ class GuardedEngineTest : public ::testing::Test {
 
 // Returns a description of the difference between two multisets of handles,
 // or "" if they are equal.
-inline std::string MultisetDiff(std::vector<uint64_t> a, std::vector<uint64_t> b) {
+inline std::string MultisetDiff(std::vector<uint64_t> a,
+                                std::vector<uint64_t> b) {
   std::sort(a.begin(), a.end());
   std::sort(b.begin(), b.end());
   if (a == b) return "";
@@ -300,8 +303,9 @@ inline bool Distinct(std::vector<uint64_t> v) {
 class Model {
  public:
   void Append(int64_t ts, uint64_t h) {
-    auto it = std::upper_bound(v_.begin(), v_.end(), ts,
-                               [](int64_t t, const Rec& r) { return t < r.ts; });
+    auto it =
+        std::upper_bound(v_.begin(), v_.end(), ts,
+                         [](int64_t t, const Rec& r) { return t < r.ts; });
     v_.insert(it, Rec{ts, h});
   }
   void Delete(int64_t lo, int64_t hi) {
@@ -429,10 +433,14 @@ enum Stage { kNone = 0, kFlush, kPartial, kSettled, kNumStages };
 
 inline const char* StageName(int s) {
   switch (s) {
-    case kNone: return "none";
-    case kFlush: return "flush";
-    case kPartial: return "partial";
-    case kSettled: return "settled";
+    case kNone:
+      return "none";
+    case kFlush:
+      return "flush";
+    case kPartial:
+      return "partial";
+    case kSettled:
+      return "settled";
   }
   return "?";
 }

@@ -56,7 +56,8 @@ TEST(RetireStackTwoPhase, ImpossibleReservationFailsAndIsCounted) {
   EXPECT_EQ(s.Reserve(std::numeric_limits<size_t>::max() / 2), nullptr);
   EXPECT_EQ(s.alloc_failures(), 1u);
   const uint64_t h = 9;
-  EXPECT_TRUE(s.Push(&h, 1)) << "the stack stays usable after a failed reservation";
+  EXPECT_TRUE(s.Push(&h, 1))
+      << "the stack stays usable after a failed reservation";
   EXPECT_EQ(s.queued(), 1u);
 }
 
@@ -87,7 +88,8 @@ struct Receiver {
     RetireStack::CancelReserved(token);
   }
   static void OnDrop(void*, const uint64_t*, size_t) {
-    ADD_FAILURE() << "on_drop must not be called when the two-phase callbacks are set";
+    ADD_FAILURE()
+        << "on_drop must not be called when the two-phase callbacks are set";
   }
 
   Config Configure(Config c) {
@@ -100,12 +102,14 @@ struct Receiver {
   }
 };
 
-TEST(EngineTwoPhaseDrop, FailedReservationAbandonsTheRemovalAndALaterStepDoesIt) {
+TEST(EngineTwoPhaseDrop,
+     FailedReservationAbandonsTheRemovalAndALaterStepDoesIt) {
   Receiver rx;
   auto e = Engine::Create(rx.Configure(SmallConfig()));
   for (uint64_t i = 1; i <= 1000; ++i) e->Append(static_cast<int64_t>(i), i);
   e->Flush();
-  while (e->MaintStep()) {}
+  while (e->MaintStep()) {
+  }
   ASSERT_EQ(rx.commits, 0);
   e->Delete(1, 300);  // handles 1..300 become droppable
   e->Compact();
@@ -119,7 +123,8 @@ TEST(EngineTwoPhaseDrop, FailedReservationAbandonsTheRemovalAndALaterStepDoesIt)
       e->MaintStep();
     } catch (const AllocationError& err) {
       ++failures;
-      EXPECT_NE(std::string(err.what()).find("dropped records"), std::string::npos)
+      EXPECT_NE(std::string(err.what()).find("dropped records"),
+                std::string::npos)
           << err.what();
     }
     // Abandoned: still stored, still visible as before, nothing reported.
@@ -130,12 +135,15 @@ TEST(EngineTwoPhaseDrop, FailedReservationAbandonsTheRemovalAndALaterStepDoesIt)
   EXPECT_GE(failures, 1) << "no step tried to drop records";
   rx.fail_reserves = 0;
 
-  while (e->MaintStep()) {}
+  while (e->MaintStep()) {
+  }
   EXPECT_EQ(rx.cancels, 0);
-  EXPECT_EQ(rx.commits, rx.reserves - failures) << "every granted reservation is committed";
+  EXPECT_EQ(rx.commits, rx.reserves - failures)
+      << "every granted reservation is committed";
   std::vector<uint64_t> dropped = rx.committed;
   std::sort(dropped.begin(), dropped.end());
-  ASSERT_EQ(dropped.size(), 300u) << "each deleted handle is reported exactly once";
+  ASSERT_EQ(dropped.size(), 300u)
+      << "each deleted handle is reported exactly once";
   for (uint64_t i = 0; i < 300; ++i) EXPECT_EQ(dropped[i], i + 1);
   EXPECT_EQ(rx.stack.queued(), 300u);
   EXPECT_EQ(e->GetStats().records_physical, 700u);
@@ -167,7 +175,8 @@ TEST(EngineTwoPhaseDrop, CallbacksAreSetTogether) {
     Engine::Create(c);
     FAIL() << "a partial set of two-phase callbacks was accepted";
   } catch (const std::invalid_argument& err) {
-    EXPECT_NE(std::string(err.what()).find("drop_reserve"), std::string::npos) << err.what();
+    EXPECT_NE(std::string(err.what()).find("drop_reserve"), std::string::npos)
+        << err.what();
   }
 }
 

@@ -1,9 +1,9 @@
 // The binding's C++ -> Python exception translator (declared in _core.pxd).
 //
 // Called by Cython inside the `catch (...)` of every
-// `except +_translate_cpp_exception` call (with the GIL held: Cython acquires it
-// when the call site is in a `nogil` block). It rethrows the active exception and
-// maps it:
+// `except +_translate_cpp_exception` call (with the GIL held: Cython acquires
+// it when the call site is in a `nogil` block). It rethrows the active
+// exception and maps it:
 //   timelog::AllocationError -> MemoryError naming the structure and size
 //   std::bad_alloc         -> MemoryError
 //   std::invalid_argument  -> ValueError   (engine config validation)
@@ -18,6 +18,7 @@
 
 #include <new>
 #include <stdexcept>
+
 #include "timelog/types.h"
 
 static PyObject* timelog_error_class = NULL;
@@ -29,7 +30,8 @@ static void timelog_set_error_class(PyObject* cls) {
 }
 
 static void timelog_translate_cpp_exception(void) {
-  PyObject* fallback = timelog_error_class ? timelog_error_class : PyExc_RuntimeError;
+  PyObject* fallback =
+      timelog_error_class ? timelog_error_class : PyExc_RuntimeError;
   try {
     throw;
   } catch (const timelog::AllocationError& e) {

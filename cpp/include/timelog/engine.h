@@ -1,4 +1,5 @@
-// timelog engine: an in-memory, time-indexed multimap of (int64 timestamp, uint64 handle) records, LSM-style.
+// timelog engine: an in-memory, time-indexed multimap of (int64 timestamp,
+// uint64 handle) records, LSM-style.
 //
 // Structure (newest first):
 //   active memtable   append-only columns for in-order records + an
@@ -81,9 +82,9 @@
 
 namespace timelog {
 
-struct Version;     // internal
-class Memtable;     // internal
-class ReadState;    // internal
+struct Version;   // internal
+class Memtable;   // internal
+class ReadState;  // internal
 
 class Cursor;
 
@@ -113,7 +114,8 @@ class Snapshot {
   // Cursor over visible records with lo <= ts <= hi, ascending (ties in
   // insertion order) or, if reverse, descending (ties in reverse insertion
   // order).
-  std::unique_ptr<Cursor> Range(int64_t lo, int64_t hi, bool reverse = false) const;
+  std::unique_ptr<Cursor> Range(int64_t lo, int64_t hi,
+                                bool reverse = false) const;
   // Columnar gather: writes the visible records of [lo, hi] in read order
   // (as Range(lo, hi, reverse) would return them) to ts[0..) and
   // handles[0..), at most cap rows; returns how many. Either array may be
@@ -273,12 +275,13 @@ class Engine {
   void Equal(int64_t t, std::vector<uint64_t>* out) const;
   // Cursor over the current state; the same as GetSnapshot()->Range(...)
   // without allocating a Snapshot. The cursor keeps what it reads alive.
-  std::unique_ptr<Cursor> Range(int64_t lo, int64_t hi, bool reverse = false) const;
+  std::unique_ptr<Cursor> Range(int64_t lo, int64_t hi,
+                                bool reverse = false) const;
   Stats GetStats() const;
   // Checks the structure's invariants on the current version (runs sorted and
-  // their search index exact, L1 windows sorted, disjoint and holding only their
-  // own records, tombstone sequence bookkeeping, memtable bounds); returns "" or
-  // the first violation. Reader method, O(records): for tests.
+  // their search index exact, L1 windows sorted, disjoint and holding only
+  // their own records, tombstone sequence bookkeeping, memtable bounds);
+  // returns "" or the first violation. Reader method, O(records): for tests.
   std::string CheckInvariants() const;
 
   // ---- teardown helpers
@@ -297,7 +300,8 @@ class Engine {
   // stored k times is visited k times). Then, if `then` is not null, calls
   // then(ctx) once, still under the same pause, so that the caller can visit
   // where the drop callback put earlier removals (e.g. a RetireStack).
-  // Returns the first non-zero value of visit/then (the rest is skipped), else 0.
+  // Returns the first non-zero value of visit/then (the rest is skipped), else
+  // 0.
   //
   // Exactly once, also against a running worker: the call holds the publish
   // lock. Every removal is published and reported through the drop callback

@@ -8,7 +8,8 @@
 // Protocol
 // --------
 //   uint64_t t = lock.Ticket();   // take a place in the queue (never blocks)
-//   lock.Wait(t);                 // block until it is t's turn: t owns the lock
+//   lock.Wait(t);                 // block until it is t's turn: t owns the
+//   lock
 //   ...                           // exclusive section
 //   lock.Release();               // the next ticket's turn
 // Tickets are served strictly in the order Ticket() handed them out, so a

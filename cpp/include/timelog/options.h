@@ -68,33 +68,39 @@ inline constexpr uint32_t kDefaultWarmupFlushes = 2;
 enum class MaintenanceMode { kBackground = 0, kDisabled = 1 };
 
 struct CompactionConfig {
-  uint64_t target_bytes = 0;  // split L1 outputs at about this size; 0 = unlimited
-  uint32_t max_inputs = 0;    // L0 segments per compaction; 0 = unlimited
-  uint32_t max_windows = 0;   // windows rewritten per step; 0 = unlimited
+  uint64_t target_bytes =
+      0;  // split L1 outputs at about this size; 0 = unlimited
+  uint32_t max_inputs = 0;   // L0 segments per compaction; 0 = unlimited
+  uint32_t max_windows = 0;  // windows rewritten per step; 0 = unlimited
 };
 
 struct AdaptiveConfig {
   bool enabled = false;
-  uint64_t target_records = kDefaultTargetRecords;  // records per window to aim for (> 0)
-  int64_t min_window = 0;       // 0 = no lower clamp (but >= 1)
-  int64_t max_window = 0;       // 0 = no upper clamp
-  uint32_t hysteresis_pct = kDefaultHysteresisPct;  // ignore changes smaller than this
-  int64_t window_quantum = 0;   // round window size to a multiple; 0 = none
+  uint64_t target_records =
+      kDefaultTargetRecords;  // records per window to aim for (> 0)
+  int64_t min_window = 0;     // 0 = no lower clamp (but >= 1)
+  int64_t max_window = 0;     // 0 = no upper clamp
+  uint32_t hysteresis_pct =
+      kDefaultHysteresisPct;     // ignore changes smaller than this
+  int64_t window_quantum = 0;    // round window size to a multiple; 0 = none
   double alpha = kDefaultAlpha;  // EMA smoothing of observed density, (0, 1]
-  uint32_t warmup_flushes = kDefaultWarmupFlushes;  // flushes observed before adapting
-  uint32_t stale_flushes = 0;   // reset the estimate after this many flushes without data; 0 = never
+  uint32_t warmup_flushes =
+      kDefaultWarmupFlushes;  // flushes observed before adapting
+  uint32_t stale_flushes =
+      0;  // reset the estimate after this many flushes without data; 0 = never
 };
 
 // Zero values mean "default" where a field's comment says so.
 struct Config {
   MaintenanceMode maintenance = MaintenanceMode::kBackground;
   uint64_t memtable_max_bytes = kDefaultMemtableMaxBytes;  // 0 = default
-  uint64_t ooo_budget_bytes = 0;     // 0 = memtable_max_bytes / 10
-  uint32_t sealed_max_runs = kDefaultSealedMaxRuns;  // 0 = default
+  uint64_t ooo_budget_bytes = 0;  // 0 = memtable_max_bytes / 10
+  uint32_t sealed_max_runs = kDefaultSealedMaxRuns;              // 0 = default
   uint32_t maintenance_wakeup_ms = kDefaultMaintenanceWakeupMs;  // 0 = default
-  uint64_t target_page_bytes = kDefaultTargetPageBytes;  // 0 = default; else >= kMinPageBytes
+  uint64_t target_page_bytes =
+      kDefaultTargetPageBytes;  // 0 = default; else >= kMinPageBytes
   uint32_t max_delta_segments = kDefaultMaxDeltaSegments;  // 0 = default
-  int64_t window_size = kDefaultWindowSize;  // > 0
+  int64_t window_size = kDefaultWindowSize;                // > 0
   int64_t window_origin = 0;
   double delete_debt_threshold = 0.0;  // [0, 1]; 0 = off
   CompactionConfig compaction;

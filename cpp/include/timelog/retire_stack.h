@@ -1,4 +1,5 @@
-// RetireStack: the lock-free queue that carries dropped handles to the thread that releases them.
+// RetireStack: the lock-free queue that carries dropped handles to the thread
+// that releases them.
 //
 // Copyright (c) the timelog authors. All rights reserved.
 //

@@ -27,28 +27,28 @@ using OptionalTs = std::optional<int64_t>;  // absent when the log is empty
 //   engine_bytes      bytes held by record storage and index
 //   window_size       the current (possibly adaptive) L1 window
 //   records_dropped   handles reported through the drop callback
-#define TIMELOG_STATS(X)                      \
-  X(storage, uint64_t, segments_l0)           \
-  X(storage, uint64_t, segments_l1)           \
-  X(storage, uint64_t, windows_l1)            \
-  X(storage, uint64_t, pages_total)           \
-  X(storage, uint64_t, records_estimate)      \
-  X(storage, uint64_t, records_physical)      \
-  X(storage, OptionalTs, min_ts)              \
-  X(storage, OptionalTs, max_ts)              \
-  X(storage, uint64_t, tombstone_count)       \
-  X(storage, uint64_t, engine_bytes)          \
-  X(storage, int64_t, window_size)            \
-  X(memtable, uint64_t, active_records)       \
-  X(memtable, uint64_t, ooo_records)          \
-  X(memtable, uint64_t, sealed_runs)          \
-  X(operational, uint64_t, seals_total)       \
-  X(operational, uint64_t, ooo_budget_hits)   \
+#define TIMELOG_STATS(X)                       \
+  X(storage, uint64_t, segments_l0)            \
+  X(storage, uint64_t, segments_l1)            \
+  X(storage, uint64_t, windows_l1)             \
+  X(storage, uint64_t, pages_total)            \
+  X(storage, uint64_t, records_estimate)       \
+  X(storage, uint64_t, records_physical)       \
+  X(storage, OptionalTs, min_ts)               \
+  X(storage, OptionalTs, max_ts)               \
+  X(storage, uint64_t, tombstone_count)        \
+  X(storage, uint64_t, engine_bytes)           \
+  X(storage, int64_t, window_size)             \
+  X(memtable, uint64_t, active_records)        \
+  X(memtable, uint64_t, ooo_records)           \
+  X(memtable, uint64_t, sealed_runs)           \
+  X(operational, uint64_t, seals_total)        \
+  X(operational, uint64_t, ooo_budget_hits)    \
   X(operational, uint64_t, backpressure_waits) \
-  X(operational, uint64_t, flushes_total)     \
-  X(operational, uint64_t, compactions_total) \
+  X(operational, uint64_t, flushes_total)      \
+  X(operational, uint64_t, compactions_total)  \
   X(operational, uint64_t, compaction_retries) \
-  X(operational, uint64_t, windows_dropped)   \
+  X(operational, uint64_t, windows_dropped)    \
   X(operational, uint64_t, records_dropped)
 
 struct Stats {
@@ -61,8 +61,8 @@ struct Stats {
 struct StatsEntry {
   const char* section;  // static strings
   const char* name;
-  bool present;         // false: an absent optional (min_ts / max_ts of an empty log)
-  bool is_signed;       // the value is `i` (int64_t fields), else `u`
+  bool present;  // false: an absent optional (min_ts / max_ts of an empty log)
+  bool is_signed;  // the value is `i` (int64_t fields), else `u`
   uint64_t u;
   int64_t i;
 };

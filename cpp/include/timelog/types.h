@@ -1,4 +1,5 @@
-// timelog engine vocabulary: Record, kMinTs/kMaxTs, WriteResult, PageSpan, handle visitors, AllocationError.
+// timelog engine vocabulary: Record, kMinTs/kMaxTs, WriteResult, PageSpan,
+// handle visitors, AllocationError.
 //
 // Thread safety: plain values and function-pointer types.
 
@@ -53,7 +54,8 @@ constexpr size_t kAdoptMinRecords = 16384;  // see Engine::AdoptSortedBatch
 // Result of a write. Both values mean the write WAS committed.
 enum class WriteResult {
   kOk = 0,
-  kBusy = 1,  // committed, but sealed runs are at sealed_max_runs (backpressure)
+  kBusy =
+      1,  // committed, but sealed runs are at sealed_max_runs (backpressure)
 };
 
 // A sorted, contiguous, immutable piece of a run, kept alive by `owner`.
