@@ -127,6 +127,7 @@ void Compaction::FlushOne() {
         GcTombstones(nv);
       },
       dropped);
+  // relaxed: a statistics counter (EngineCounters).
   state_.counters().flushes_total.fetch_add(1, std::memory_order_relaxed);
   worker_.NotifyRoom();
 }
@@ -224,6 +225,7 @@ void Compaction::CompactL0(const VersionPtr& v) {
         GcTombstones(nv);
       },
       dropped);
+  // relaxed: a statistics counter (EngineCounters).
   state_.counters().compactions_total.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -273,6 +275,7 @@ bool Compaction::DropCovered(const VersionPtr& v) {
         GcTombstones(nv);
       },
       dropped);
+  // relaxed: a statistics counter (EngineCounters).
   state_.counters().windows_dropped.fetch_add(windows_gone,
                                               std::memory_order_relaxed);
   return true;
@@ -316,6 +319,7 @@ bool Compaction::RewriteWindows(const VersionPtr& v, bool force) {
     ++rewritten;
     auto runs = MergeWindowRuns(*v, w->runs, 0, state_.page_rows(), &dropped);
     if (runs.empty()) {
+      // relaxed: a statistics counter (EngineCounters).
       state_.counters().windows_dropped.fetch_add(1, std::memory_order_relaxed);
     } else {
       wl->push_back(std::make_shared<Window>(Window{w->lo, w->hi, runs}));
@@ -328,6 +332,7 @@ bool Compaction::RewriteWindows(const VersionPtr& v, bool force) {
         GcTombstones(nv);
       },
       dropped);
+  // relaxed: a statistics counter (EngineCounters).
   state_.counters().compactions_total.fetch_add(1, std::memory_order_relaxed);
   return true;
 }

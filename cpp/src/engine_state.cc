@@ -23,6 +23,7 @@ EngineState::EngineState(const Config& cfg)
 
 void EngineState::Report(const std::vector<uint64_t>& dropped, void* token) {
   if (dropped.empty()) return;
+  // relaxed: a statistics counter (EngineCounters).
   counters_.records_dropped.fetch_add(dropped.size(),
                                       std::memory_order_relaxed);
   if (token != nullptr) {

@@ -55,6 +55,7 @@ bool Worker::WaitForRoom(uint32_t timeout_ms) {
     return state_.Pressure() == WriteResult::kBusy;
   };
   if (!under_pressure()) return true;
+  // relaxed: a statistics counter (EngineCounters).
   state_.counters().backpressure_waits.fetch_add(1, std::memory_order_relaxed);
   MutexLock lock(&wake_mu_);
   if (!running_) return !under_pressure();
@@ -77,6 +78,7 @@ void Worker::Loop() {
       did = compaction_.LockedStep();
     } catch (const std::bad_alloc&) {
       // Nothing was published: the step is retried after the wakeup period.
+      // relaxed: a statistics counter (EngineCounters).
       state_.counters().compaction_retries.fetch_add(1,
                                                      std::memory_order_relaxed);
     }

@@ -44,6 +44,7 @@ WriteResult Writer::Append(int64_t ts, uint64_t handle) {
     mem_->PublishRows(n_);
   } else {
     if (on_ >= state_.ooo_cap()) {
+      // relaxed: a statistics counter (EngineCounters).
       state_.counters().ooo_budget_hits.fetch_add(1, std::memory_order_relaxed);
       Seal();
       return Append(ts, handle);  // the fresh memtable takes it in order
@@ -126,6 +127,7 @@ bool Writer::AdoptSortedBatch(std::vector<int64_t>* ts,
     RunPtr run = Run::FromVectors(ts, h, state_.page_rows());
     v.sealed.push_back({std::move(run), v.last_seq});
   });
+  // relaxed: a statistics counter (EngineCounters).
   state_.counters().seals_total.fetch_add(1, std::memory_order_relaxed);
   worker_.Wake();
   *result = state_.Pressure();
@@ -208,6 +210,7 @@ void Writer::Seal() {
   n_ = on_ = 0;
   last_ts_ = kMinTs;
   ooo_min_ = kMaxTs;
+  // relaxed: a statistics counter (EngineCounters).
   state_.counters().seals_total.fetch_add(1, std::memory_order_relaxed);
   worker_.Wake();
 }
@@ -248,6 +251,7 @@ void Writer::AddBatchRun(const int64_t* ts, const uint64_t* h, size_t count) {
   }
   Seal();  // after the build, before the publish: sequence order as for a seal
   state_.Mutate([&](Version& nv) { nv.sealed.push_back({run, nv.last_seq}); });
+  // relaxed: a statistics counter (EngineCounters).
   state_.counters().seals_total.fetch_add(1, std::memory_order_relaxed);
   worker_.Wake();
 }
