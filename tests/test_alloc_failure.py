@@ -108,3 +108,39 @@ def test_extend_crossing_a_seal_when_the_new_memtable_cannot_be_allocated(shim, 
     assert lines[3] == f"rows: {cap - 100}"
     assert lines[4] == f"after retry: {cap + 900} 1000"
     assert lines[5] == "closed refs: 0"
+
+
+def test_start_maintenance_that_cannot_start_its_thread_leaves_the_log_disabled(shim, tmp_path):
+    # The first C++ allocation of start_maintenance() is the worker thread's state:
+    # when it fails, the log must stay in disabled mode (maint_step() works) and a
+    # later start_maintenance() must start the worker.
+    code = textwrap.dedent("""
+        import ctypes, os
+        from timelog import Timelog
+        shim = ctypes.CDLL(os.environ["TIMELOG_FAILALLOC_SHIM"])
+        shim.timelog_fail_alloc_arm.argtypes = [ctypes.c_long, ctypes.c_size_t]
+        log = Timelog(maintenance="disabled")
+        log.extend([(t, t) for t in range(1000)])
+        shim.timelog_fail_alloc_arm(1, 0)
+        try:
+            log.start_maintenance()
+            print("no error")
+        except MemoryError as e:
+            print("MemoryError")
+        finally:
+            print("fired:", shim.timelog_fail_alloc_fired())
+            shim.timelog_fail_alloc_arm(0, 0)
+        print("mode:", log.maintenance_mode)
+        log.flush()
+        print("maint_step:", type(log.maint_step()).__name__)
+        log.start_maintenance()
+        print("mode:", log.maintenance_mode)
+        log.stop_maintenance()
+        print("rows:", len(log), sum(1 for _ in log))
+        log.close()
+    """)
+    proc = _run(shim, ["-c", code], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.splitlines() == [
+        "MemoryError", "fired: 1", "mode: disabled", "maint_step: bool",
+        "mode: background", "rows: 1000 1000"], proc.stdout

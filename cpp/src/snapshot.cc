@@ -325,8 +325,10 @@ size_t Cursor::Rep::NextReverse(const Sink& sink, size_t cap) {
 // Lifetime: a thread's cache is a heap block reached through a pthread key,
 // made when the thread first gives a cursor back and freed by the key's
 // destructor when the thread exits (after the thread's C++ thread_local
-// destructors, so cursors those drop are freed with it; one given back
-// later still makes a cache, which glibc's next destructor round frees).
+// destructors, so cursors those drop are freed with it). One given back by
+// another key's destructor makes a new cache, which glibc's next round of
+// key destructors frees; only in the last of its PTHREAD_DESTRUCTOR_ITERATIONS
+// (4) rounds would that block be left behind.
 // Not a C++ thread_local: in the Python extension that would be dynamic TLS,
 // which glibc frees from whichever thread next reuses the exited thread's
 // stack, synchronised in ways ThreadSanitizer cannot see, so py-tsan reported

@@ -2,8 +2,8 @@
 // nothing elsewhere.
 //
 // GUARDED_BY(mu) on a field: read or written only with mu held.
-// PT_GUARDED_BY(mu) on a pointer field: the pointee only with mu held.
 // REQUIRES(mu) / EXCLUDES(mu) on a function: the caller holds / not mu.
+// ACQUIRED_AFTER(mu) on a mutex: taken only after mu (-Wthread-safety-beta).
 // ACQUIRE / RELEASE: the function takes / gives back the capability.
 // ASSERT_CAPABILITY(mu): after the call, mu is known to be held.
 // RETURN_CAPABILITY(mu): the function returns (a reference to) mu.
@@ -25,19 +25,12 @@
 #define CAPABILITY(x) TIMELOG_THREAD_ANNOTATION(capability(x))
 #define SCOPED_CAPABILITY TIMELOG_THREAD_ANNOTATION(scoped_lockable)
 #define GUARDED_BY(x) TIMELOG_THREAD_ANNOTATION(guarded_by(x))
-#define PT_GUARDED_BY(x) TIMELOG_THREAD_ANNOTATION(pt_guarded_by(x))
-#define ACQUIRED_BEFORE(...) \
-  TIMELOG_THREAD_ANNOTATION(acquired_before(__VA_ARGS__))
 #define ACQUIRED_AFTER(...) \
   TIMELOG_THREAD_ANNOTATION(acquired_after(__VA_ARGS__))
 #define REQUIRES(...) \
   TIMELOG_THREAD_ANNOTATION(requires_capability(__VA_ARGS__))
-#define REQUIRES_SHARED(...) \
-  TIMELOG_THREAD_ANNOTATION(requires_shared_capability(__VA_ARGS__))
 #define ACQUIRE(...) TIMELOG_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
 #define RELEASE(...) TIMELOG_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
-#define TRY_ACQUIRE(...) \
-  TIMELOG_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
 #define EXCLUDES(...) TIMELOG_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
 #define ASSERT_CAPABILITY(x) TIMELOG_THREAD_ANNOTATION(assert_capability(x))
 #define RETURN_CAPABILITY(x) TIMELOG_THREAD_ANNOTATION(lock_returned(x))

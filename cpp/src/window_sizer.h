@@ -36,9 +36,9 @@ class WindowSizer {
   // holds this object's maint_mu (the same mutex).
   void AssertHeld() const ASSERT_CAPABILITY(maint_mu_) {}
 
-  // Folds the density of a flushed run into the
-  // moving average and, past warm-up, moves the window size toward
-  // target_records / density (with hysteresis).
+  // Folds the density of a flushed run into the moving average and, past
+  // warm-up, moves the window size toward target_records / density (with
+  // hysteresis).
   void ObserveDensity(const Run& run) REQUIRES(maint_mu_);
 
  private:

@@ -14,8 +14,10 @@ void Worker::Start() {
   MutexLock lock(&wake_mu_);
   if (running_) return;
   stop_ = false;
-  running_ = true;
+  // May throw (std::system_error, std::bad_alloc): then nothing changed. The
+  // thread cannot look at running_ before we release wake_mu.
   thread_ = std::thread([this] { Loop(); });
+  running_ = true;
 }
 
 void Worker::Stop() {
@@ -115,9 +117,7 @@ void Worker::ResumeAfterFork() noexcept {
   try {
     Start();
   } catch (...) {
-    MutexLock lock(&wake_mu_);
-    running_ = false;
-    stop_ = false;
+    // Start changed nothing: the engine stays in disabled mode.
   }
 }
 

@@ -31,7 +31,8 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Idempotent: starts the thread unless it runs. May throw std::system_error.
+  // Idempotent: starts the thread unless it runs. May throw std::system_error
+  // or std::bad_alloc, leaving the worker stopped.
   void Start() EXCLUDES(wake_mu_);
   // Idempotent: stops and joins the thread.
   void Stop() EXCLUDES(wake_mu_);

@@ -240,7 +240,9 @@ class Engine {
   // applicable tombstones rewritten). Background: wakes the worker.
   // Disabled: the following MaintStep() calls do it.
   void Compact();
-  // Idempotent. Start in disabled mode switches the engine to background.
+  // Idempotent. Start in disabled mode switches the engine to background. If
+  // the thread cannot be made (std::system_error, std::bad_alloc) it throws
+  // and the engine stays in disabled mode.
   void StartMaintenance();
   // Idempotent; joins the worker. Afterwards the engine is in disabled mode.
   void StopMaintenance();
